@@ -1,0 +1,70 @@
+"""Shared fixtures: the trained model, loaded once in-process, and the real servers.
+
+`make test` trains the model before pytest runs; the fixtures only load it.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+from tests.servers import MODEL, ActionServer, RasaServer
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+
+class InProcessBot:
+    """The trained Rasa agent in this process (no action server): NLU + dialogue."""
+
+    def __init__(self, model: Path) -> None:
+        from rasa.core.agent import Agent
+
+        self.loop = asyncio.new_event_loop()
+        self.agent = Agent.load(str(model))
+
+    def parse(self, text: str) -> Dict[str, Any]:
+        return self.loop.run_until_complete(self.agent.parse_message(text))
+
+    def say(self, text: str, sender: str = "") -> List[Dict[str, Any]]:
+        sender = sender or uuid.uuid4().hex
+        return self.loop.run_until_complete(self.agent.handle_text(text, sender_id=sender)) or []
+
+    def close(self) -> None:
+        self.loop.close()
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does it).")
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def bot(model_path: Path) -> Iterator[InProcessBot]:
+    instance = InProcessBot(model_path)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="session")
+def action_server() -> Iterator[ActionServer]:
+    server = ActionServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rasa_server(model_path: Path, action_server: ActionServer) -> Iterator[RasaServer]:
+    server = RasaServer(action_port=action_server.port).start()
+    yield server
+    server.cleanup()
+
+
+def new_sender() -> str:
+    return "test-" + uuid.uuid4().hex

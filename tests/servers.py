@@ -1,0 +1,177 @@
+"""Start the real bot (action server + Rasa server) for tests and benchmarks.
+
+Used by pytest fixtures and by bench scripts: the servers run exactly as
+`make run` runs them (same model, same endpoints, same hardened REST channel),
+on free loopback ports, with a throw-away tracker store.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+MODEL = ROOT / "models" / "ketamine-aid.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        RASA_TELEMETRY_ENABLED="false",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def _wait_for(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited early; log:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not ready after {timeout}s; log:\n{log.read_text()[-4000:]}")
+
+
+class ActionServer:
+    def __init__(self, port: Optional[int] = None, workdir: Optional[Path] = None) -> None:
+        self.port = port or free_port()
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="actions-"))
+        self.log = self.workdir / "actions.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> "ActionServer":
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.port)],
+            cwd=ROOT, env=_env(), stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+        )
+        _wait_for(f"{self.url}/health", self.proc, timeout, self.log)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+
+class RasaServer:
+    """`rasa run` with the trained model, our credentials and a temp SQLite tracker store."""
+
+    def __init__(
+        self,
+        action_port: int,
+        port: Optional[int] = None,
+        cors: Sequence[str] = (),
+        model: Path = MODEL,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self.port = port or free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix="rasa-"))
+        self.log = self.workdir / "rasa.log"
+        self.endpoints = self.workdir / "endpoints.yml"
+        self.endpoints.write_text(
+            "action_endpoint:\n"
+            f"  url: http://127.0.0.1:{action_port}/webhook\n"
+            "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
+            f"  db: {self.workdir / 'tracker.db'}\n"
+            "lock_store:\n  type: in_memory\n"
+        )
+        self.cors = list(cors)
+        self.model = model
+        self.extra_args = list(extra_args)
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.url}/webhooks/rest/webhook"
+
+    def start(self, timeout: float = 240) -> "RasaServer":
+        args = [
+            str(VENV_BIN / "rasa"), "run", "--model", str(self.model),
+            "--port", str(self.port), "--endpoints", str(self.endpoints),
+            "--credentials", str(ROOT / "credentials.yml"),
+        ]
+        for origin in self.cors:
+            args += ["--cors", origin]
+        self.proc = subprocess.Popen(
+            args + self.extra_args, cwd=ROOT, env=_env(),
+            stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+        )
+        _wait_for(f"{self.url}/webhooks/rest/", self.proc, timeout, self.log)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- talking to it -------------------------------------------------
+    def post(self, body: Any, raw: Optional[bytes] = None, timeout: float = 60):
+        """POSTs to the webhook; returns (status, parsed JSON or text)."""
+        data = raw if raw is not None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.webhook, data=data, method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, payload = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, payload = err.code, err.read()
+        try:
+            return status, json.loads(payload)
+        except ValueError:
+            return status, payload.decode(errors="replace")
+
+    def say(self, sender: str, message: str) -> List[Dict[str, Any]]:
+        status, replies = self.post({"sender": sender, "message": message})
+        assert status == 200, (status, replies)
+        return replies
+
+
+def texts(replies: List[Dict[str, Any]]) -> str:
+    """All reply texts of one turn, joined (custom payloads ignored)."""
+    return "\n".join(r.get("text", "") for r in replies if r.get("text"))
