@@ -11,6 +11,11 @@ INSTALLED := $(VENV)/.installed
 MODEL     := models/ketamine-aid.tar.gz
 RASA_PORT ?= 5005
 ACTIONS_PORT ?= 5055
+WIDGET_PORT ?= 8000
+CONSOLE_PORT ?= 8081
+# Site origins allowed to call the bot from a browser (never "*"). Rasa keeps
+# only the last --cors flag, so all origins go after one flag.
+WIDGET_ORIGINS ?= http://localhost:$(WIDGET_PORT) http://127.0.0.1:$(WIDGET_PORT)
 
 # Retrain only when what the model is built from changes.
 TRAIN_INPUTS := config.yml domain.yml \
@@ -22,12 +27,14 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install train validate run shell actions test test-unit test-stories cross-validate clean
+.PHONY: help install train validate run shell actions console browser-deps test test-stories bench cross-validate clean
 
 help:
 	@echo "make run      - set up, train if needed, start the bot on http://localhost:$(RASA_PORT)"
 	@echo "make shell    - set up, train if needed, chat in the terminal (rasa shell)"
 	@echo "make test     - set up, validate, train if needed, run every test"
+	@echo "make console  - staff phone console on http://127.0.0.1:$(CONSOLE_PORT) (needs STAFF_CONSOLE_TOKEN)"
+	@echo "make bench    - speed benchmark against Rasa's starter bot (slow, not in CI)"
 	@echo "make cross-validate - NLU cross-validation figures (slow, not in CI)"
 
 $(INSTALLED): requirements.lock scripts/ensure-venv.sh
@@ -51,11 +58,15 @@ actions: $(INSTALLED)
 run: $(MODEL)
 	@mkdir -p .rasa_state
 	@$(RASA) run actions --port $(ACTIONS_PORT) > .rasa_state/actions.log 2>&1 & \
-	actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM; \
+	actions_pid=$$!; \
+	$(PY) -m bot.widget_server --port $(WIDGET_PORT) --bot-url http://localhost:$(RASA_PORT) > .rasa_state/widget.log 2>&1 & \
+	widget_pid=$$!; \
+	trap 'kill $$actions_pid $$widget_pid 2>/dev/null' EXIT INT TERM; \
 	echo "Action server: http://localhost:$(ACTIONS_PORT) (log: .rasa_state/actions.log)"; \
+	echo "Sample clinic site with the chat widget: http://localhost:$(WIDGET_PORT)/demo/"; \
 	echo "Starting the bot. When it says 'Rasa server is up and running', chat with:"; \
 	echo "  curl -XPOST localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"a\",\"message\":\"hi\"}'"; \
-	$(RASA) run --model $(MODEL) --port $(RASA_PORT)
+	$(RASA) run --model $(MODEL) --port $(RASA_PORT) --cors $(WIDGET_ORIGINS)
 
 shell: $(MODEL)
 	@mkdir -p .rasa_state
@@ -63,9 +74,20 @@ shell: $(MODEL)
 	actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM; \
 	$(RASA) shell --model $(MODEL)
 
-test: validate $(MODEL)
+console: $(MODEL)
+	$(PY) -m bot console --port $(CONSOLE_PORT)
+
+# Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded).
+browser-deps:
+	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+test: validate $(MODEL) browser-deps
 	$(PY) -m pytest
 	$(MAKE) test-stories
+
+bench: $(MODEL)
+	$(PY) -m bench.run --model $(MODEL)
 
 test-stories: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories

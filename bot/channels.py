@@ -39,6 +39,8 @@ MAX_NLU_CHARS = 2_000
 CRISIS_WINDOW_CHARS = 300
 
 EMPTY_INPUT = "/empty_input"
+# Commands that rightly get no reply (the widget's "start over").
+SILENT_COMMANDS = ("/restart", "/session_start")
 # Intents a visitor's button or the widget may trigger with Rasa's "/intent"
 # syntax. Retrieval intents (faq, advice) need the classifier, so "/faq" and
 # unknown intents are read as plain text instead.
@@ -168,6 +170,10 @@ class SafeRestInput(RestInput):
             collector.messages = [{"recipient_id": sender, "text": system_message("technical_issue")}]
 
         messages = collector.messages
+        if not messages and not text.startswith(SILENT_COMMANDS):
+            # Rasa chose to say nothing, e.g. because a custom action could not
+            # reach the action server: never leave the visitor without a reply.
+            messages = [{"recipient_id": sender, "text": system_message("technical_issue")}]
         if first_turn and messages and not _starts_with_own_intro(domain, messages):
             messages = [{"recipient_id": sender, "text": _render(domain, "utter_intro")}] + messages
         return messages

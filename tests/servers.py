@@ -21,7 +21,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-MODEL = ROOT / "models" / "ketamine-aid.tar.gz"
+# BOT_MODEL lets a benchmark run the tests against another trained model
+# (e.g. one trained with a faster config in a temp dir).
+MODEL = Path(os.environ.get("BOT_MODEL") or ROOT / "models" / "ketamine-aid.tar.gz")
 
 
 def free_port() -> int:
@@ -41,7 +43,9 @@ def _env() -> Dict[str, str]:
     return env
 
 
-def _wait_for(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> None:
+def _wait_for(
+    url: str, proc: subprocess.Popen, timeout: float, log: Path, poll: float = 0.5
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -52,7 +56,7 @@ def _wait_for(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> No
                     return
         except (urllib.error.URLError, ConnectionError, OSError):
             pass
-        time.sleep(0.5)
+        time.sleep(poll)
     raise RuntimeError(f"{url} not ready after {timeout}s; log:\n{log.read_text()[-4000:]}")
 
 
@@ -68,11 +72,21 @@ class ActionServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 120) -> "ActionServer":
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> "ActionServer":
+        """Starts the process without waiting (see wait_ready)."""
+        self.launched_at = time.monotonic()
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.port)],
             cwd=ROOT, env=_env(), stdout=self.log.open("w"), stderr=subprocess.STDOUT,
         )
-        _wait_for(f"{self.url}/health", self.proc, timeout, self.log)
+        return self
+
+    def wait_ready(self, timeout: float = 120, poll: float = 0.5) -> "ActionServer":
+        """Blocks until /health answers; sets ready_seconds (time since launch)."""
+        _wait_for(f"{self.url}/health", self.proc, timeout, self.log, poll)
+        self.ready_seconds = time.monotonic() - self.launched_at
         return self
 
     def stop(self) -> None:
@@ -86,30 +100,44 @@ class ActionServer:
 
 
 class RasaServer:
-    """`rasa run` with the trained model, our credentials and a temp SQLite tracker store."""
+    """`rasa run` with the trained model, our credentials and a temp SQLite tracker store.
+
+    The keyword arguments after ``extra_args`` let benchmarks run another
+    project the same way (e.g. Rasa's starter bot): its own working directory
+    and credentials, no action server (``action_port=None``), Rasa's default
+    in-memory tracker store (``tracker_store="memory"``).
+    """
 
     def __init__(
         self,
-        action_port: int,
+        action_port: Optional[int],
         port: Optional[int] = None,
         cors: Sequence[str] = (),
         model: Path = MODEL,
         extra_args: Sequence[str] = (),
+        *,
+        cwd: Path = ROOT,
+        credentials: Path = ROOT / "credentials.yml",
+        tracker_store: str = "sql",
     ) -> None:
         self.port = port or free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="rasa-"))
         self.log = self.workdir / "rasa.log"
         self.endpoints = self.workdir / "endpoints.yml"
-        self.endpoints.write_text(
-            "action_endpoint:\n"
-            f"  url: http://127.0.0.1:{action_port}/webhook\n"
-            "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
-            f"  db: {self.workdir / 'tracker.db'}\n"
-            "lock_store:\n  type: in_memory\n"
-        )
+        endpoints = ""
+        if action_port is not None:
+            endpoints += f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+        if tracker_store == "sql":
+            endpoints += (
+                "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
+                f"  db: {self.workdir / 'tracker.db'}\n"
+            )
+        self.endpoints.write_text(endpoints + "lock_store:\n  type: in_memory\n")
         self.cors = list(cors)
         self.model = model
         self.extra_args = list(extra_args)
+        self.cwd = Path(cwd)
+        self.credentials = Path(credentials)
         self.proc: Optional[subprocess.Popen] = None
 
     @property
@@ -121,18 +149,29 @@ class RasaServer:
         return f"{self.url}/webhooks/rest/webhook"
 
     def start(self, timeout: float = 240) -> "RasaServer":
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> "RasaServer":
+        """Starts `rasa run` without waiting (see wait_ready)."""
         args = [
             str(VENV_BIN / "rasa"), "run", "--model", str(self.model),
             "--port", str(self.port), "--endpoints", str(self.endpoints),
-            "--credentials", str(ROOT / "credentials.yml"),
+            "--credentials", str(self.credentials),
         ]
-        for origin in self.cors:
-            args += ["--cors", origin]
+        if self.cors:
+            # Rasa keeps only the last --cors flag: all origins go after one.
+            args += ["--cors", *self.cors]
+        self.launched_at = time.monotonic()
         self.proc = subprocess.Popen(
-            args + self.extra_args, cwd=ROOT, env=_env(),
+            args + self.extra_args, cwd=self.cwd, env=_env(),
             stdout=self.log.open("w"), stderr=subprocess.STDOUT,
         )
-        _wait_for(f"{self.url}/webhooks/rest/", self.proc, timeout, self.log)
+        return self
+
+    def wait_ready(self, timeout: float = 240, poll: float = 0.5) -> "RasaServer":
+        """Blocks until the REST channel answers; sets ready_seconds (time since launch)."""
+        _wait_for(f"{self.url}/webhooks/rest/", self.proc, timeout, self.log, poll)
+        self.ready_seconds = time.monotonic() - self.launched_at
         return self
 
     def stop(self) -> None:

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from bot import content
+from bot.safety.advice import detect_advice
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAPHRASES = yaml.safe_load((ROOT / "tests/data/faq_paraphrases.yml").read_text())["paraphrases"]
@@ -14,6 +15,9 @@ FAQ_KEYS = sorted(
     name.split("/", 1)[1] for name in content.raw_responses() if name.startswith("utter_faq/")
 )
 HELDOUT_FLOOR = 0.90
+# "What's the difference between ketamine and esketamine?" starts the side-by-side
+# comparison (decision-aid issue); for that topic the walkthrough is a right answer.
+ALSO_RIGHT = {"ketamine_vs_esketamine": {"compare_options"}}
 
 
 def _training_examples() -> set:
@@ -28,6 +32,14 @@ def _predicted_faq_key(parse) -> str:
         return parse["intent"]["name"]
     key = parse["response_selector"]["faq"]["response"]["intent_response_key"]
     return key.split("/", 1)[1]
+
+
+def _right(key: str, text: str, got: str) -> bool:
+    if got == key or got in ALSO_RIGHT.get(key, ()):
+        return True
+    # A paraphrase the advice rules call personal ("can I drink after my
+    # infusion?") is deferred to the clinician by design (safety issue).
+    return got == "advice" and detect_advice(text) is not None
 
 
 def test_every_faq_topic_has_heldout_paraphrases():
@@ -48,7 +60,7 @@ def test_heldout_paraphrases_are_answered(bot):
     for item in PARAPHRASES:
         for text in item["texts"]:
             results.append((item["key"], text, _predicted_faq_key(bot.parse(text))))
-    wrong = [(k, t, got) for k, t, got in results if got != k]
+    wrong = [(k, t, got) for k, t, got in results if not _right(k, t, got)]
     share = 1 - len(wrong) / len(results)
     print(f"\nFAQ held-out paraphrases: {len(results) - len(wrong)}/{len(results)} "
           f"answered with the right topic ({share:.1%}); floor {HELDOUT_FLOOR:.0%}")
@@ -65,7 +77,7 @@ def first_training_example():
     examples = {}
     for message in data.intent_examples:
         full = message.get("intent_response_key") or ""
-        if full.startswith("faq/"):
+        if full.startswith("faq/") and detect_advice(message.get("text")) is None:
             examples.setdefault(full.split("/", 1)[1], message.get("text"))
     return examples
 

@@ -176,3 +176,13 @@ def test_crisis_and_faq_work_with_the_action_server_down(rasa_server, action_ser
     status, replies = rasa_server.post({"sender": sender, "message": "compare my options"})
     assert status == 200 and texts(replies)
     assert is_crisis_reply(rasa_server.say(sender, "i want to end it all"))
+
+
+@pytest.mark.parametrize("start", ["start the checklist", "help me think about what matters to me"])
+def test_crisis_mid_form_stops_the_form(rasa_server, start):
+    sender = new_sender()
+    assert texts(rasa_server.say(sender, start))  # the form asks its first question
+    assert is_crisis_reply(rasa_server.say(sender, "honestly i want to kill myself"))
+    # The form is over: an ordinary question gets its ordinary answer next.
+    after = texts(rasa_server.say(sender, "how long does an infusion take?"))
+    assert "40" in after and not is_crisis_reply([{"text": after}])

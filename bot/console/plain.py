@@ -1,0 +1,47 @@
+"""Plain text for reading aloud: no markup, no emoji, tidy whitespace.
+
+The approved answers are already plain sentences; this only removes what a
+person cannot read aloud (Markdown emphasis, link syntax, emoji) so that a
+future answer with markup still prints cleanly. Words are never changed.
+"""
+from __future__ import annotations
+
+import re
+
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.M)
+# Emoji and pictographs, dingbats, variation selectors, skin tones, ZWJ.
+_EMOJI = re.compile(
+    "[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U0001F1E6-\U0001F1FF"
+    "\U0000FE0E\U0000FE0F\U0000200D\U0001F3FB-\U0001F3FF\U00002B50\U00002B55"
+    "\U00002300-\U000023FF]"
+)
+_SPACES = re.compile(r"[ \t]+")
+
+
+def has_emoji(text: str) -> bool:
+    return bool(_EMOJI.search(text or ""))
+
+
+def plain(text: str) -> str:
+    """The text as staff read it aloud (same words, no markup or emoji)."""
+    text = text or ""
+    text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
+    text = _EMPHASIS.sub(lambda m: m.group(2), text)
+    text = _HEADING.sub("", text)
+    text = _EMOJI.sub("", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
+    # Keep single line breaks (bullets), collapse runs of blank lines.
+    out: list = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
+
+
+def normalize(text: str) -> str:
+    """Whitespace-insensitive form, for checking that a text appears somewhere."""
+    return " ".join((text or "").split())

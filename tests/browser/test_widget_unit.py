@@ -1,0 +1,468 @@
+"""The widget in headless Chromium against a MOCK bot (Playwright routing).
+
+These tests need no trained model: each one scripts the bot's replies. They
+cover rendering, page safety, offline handling, storage and accessibility; the
+same behaviour is checked against the real bot in test_widget_live.py.
+"""
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+
+from bot.content import answers
+from tests.browser.conftest import (
+    DESKTOP, PHONE, MockBot, axe_violations, record_axe, serious, summary,
+)
+
+pytestmark = pytest.mark.browser
+
+XSS = '<img src=x onerror=alert(1)><script>alert(2)</script>'
+TABLE = {
+    "type": "comparison_table",
+    "title": "How the options compare",
+    "columns": ["", "IV ketamine", "Spravato", "Compounded ketamine"],
+    "rows": [
+        ["What it is", "Ketamine given slowly into a vein.", "A nasal spray made from ketamine.",
+         "Ketamine made into lozenges or tablets."],
+        ["FDA status", "Off-label for mental health.", "FDA-approved for some depression.",
+         "Not FDA-approved for mental health."],
+        ["Where", "In a clinic, with staff watching.", "In a certified clinic, then watched.",
+         "Varies; sometimes at home."],
+    ],
+    "note": "General information only. Your clinician can help you weigh the options.",
+}
+
+
+def decision_aid_reply(name: str):
+    """One real decision-aid reply, as the REST channel sends it: text+buttons, then custom."""
+    from bot.decision_aid import load
+
+    reply = dict(load().all_replies())[name]
+    first = {"text": reply.text}
+    if reply.buttons:
+        first["buttons"] = reply.buttons
+    return reply, [first, {"custom": reply.payload}]
+
+
+def crisis_text(language: str = "en") -> str:
+    return next(a.text for a in answers() if a.name == "utter_crisis" and a.language == language)
+
+
+@pytest.fixture
+def desk(make_browser, mock_site):
+    b = make_browser(mock_site, DESKTOP)
+    b.bot = MockBot(b.page, mock_site)
+    return b
+
+
+@pytest.fixture
+def phone(make_browser, mock_site):
+    b = make_browser(mock_site, PHONE, is_mobile=True, has_touch=True)
+    b.bot = MockBot(b.page, mock_site)
+    return b
+
+
+# ---------------------------------------------------------------- basics
+def test_one_script_tag_builds_launcher_and_closed_panel(desk):
+    desk.page.goto(desk.site.demo)
+    assert desk.page.locator("script[src$='widget.js']").count() == 1
+    assert desk.launcher.is_visible()
+    assert desk.launcher.get_attribute("aria-expanded") == "false"
+    assert desk.panel.is_hidden()
+    desk.check_clean()
+
+
+def test_open_shows_disclaimer_and_crisis_links_before_any_message(desk):
+    desk.open()
+    assert desk.launcher.get_attribute("aria-expanded") == "true"
+    assert desk.page.evaluate("document.activeElement.id") == "kaid-input"
+    disclaimer = desk.page.locator(".kaid-disclaimer")
+    assert disclaimer.is_visible()
+    text = disclaimer.inner_text()
+    for phrase in ("automated assistant", "educational", "not medical advice", "988"):
+        assert phrase in text
+    bar = desk.page.locator(".kaid-crisis-bar")
+    assert bar.is_visible() and "In crisis? Call or text 988" in bar.inner_text()
+    assert bar.locator("a[href='tel:988']").is_visible()
+    assert bar.locator("a[href='sms:988']").is_visible()
+    assert desk.bot.received == []  # nothing sent until the visitor writes
+    desk.shot("unit-desktop-open")
+    desk.check_clean()
+
+
+def test_escape_closes_and_returns_focus_to_launcher(desk):
+    desk.open()
+    desk.input.press("Escape")
+    assert desk.panel.is_hidden()
+    assert desk.page.evaluate("document.activeElement.classList.contains('kaid-launcher')")
+    desk.page.keyboard.press("Enter")  # the launcher has focus: Enter reopens
+    assert desk.panel.is_visible()
+    desk.page.locator(".kaid-close").click()
+    assert desk.panel.is_hidden()
+    assert desk.page.evaluate("document.activeElement.classList.contains('kaid-launcher')")
+
+
+# ---------------------------------------------------------------- page safety
+def test_server_and_user_text_never_become_html(desk):
+    desk.bot.queue(
+        {"text": "Reply " + XSS},
+        {"buttons": [{"title": XSS, "payload": "x"}], "text": "pick"},
+        {"custom": dict(TABLE, title=XSS, columns=["", XSS], rows=[[XSS, XSS]], note=XSS)},
+    )
+    desk.open()
+    desk.say(XSS)
+    root = desk.page.locator(".kaid-root")
+    assert root.locator("img, script:not([src])").count() == 0
+    assert desk.page.locator(".kaid-user .kaid-bubble").last.inner_text() == XSS
+    assert XSS in desk.page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").first.inner_text()
+    assert desk.page.locator(".kaid-quick-btn").first.inner_text() == XSS
+    assert XSS in desk.page.locator(".kaid-table caption").inner_text()
+    desk.page.wait_for_timeout(300)
+    assert desk.bot.received[0]["message"] == XSS
+    desk.check_clean()  # no alert dialog, no console error, no CSP violation
+
+
+def test_links_are_safe_and_limited_to_http_https_tel_sms(desk):
+    desk.bot.queue({"text": (
+        "Book at https://example.org/book. Chat at 988lifeline.org or call (555) 010-0199. "
+        "Poison Help: 1-800-222-1222. Not a link: javascript:alert(1) data:text/html,x"
+    )})
+    desk.open()
+    desk.say("links")
+    anchors = desk.page.locator(".kaid-messages a")
+    hrefs = anchors.evaluate_all("els => els.map(a => [a.href, a.target, a.rel])")
+    assert ["https://example.org/book", "_blank", "noopener noreferrer"] in hrefs
+    assert ["https://988lifeline.org/", "_blank", "noopener noreferrer"] in hrefs
+    assert ["tel:5550100199", "", "noopener noreferrer"] in hrefs
+    assert ["tel:18002221222", "", "noopener noreferrer"] in hrefs
+    assert len(hrefs) == 4
+    safe = desk.page.evaluate(
+        """() => ['javascript:alert(1)', 'JaVaScRiPt:alert(1)', ' javascript:x', 'data:text/html,x',
+                  'vbscript:x', 'file:///etc/passwd', 'blob:x', '/relative', 'https://ok.example/a',
+                  'tel:988', 'sms:988'].map(u => window.KetamineAidWidget.safeHref(u))"""
+    )
+    assert safe[:8] == [None] * 8
+    assert safe[8:] == ["https://ok.example/a", "tel:988", "sms:988"]
+    # Every link anywhere in the widget is http(s)/tel/sms and has rel=noopener noreferrer.
+    every = desk.page.locator(".kaid-root a").evaluate_all("els => els.map(a => [a.protocol, a.rel])")
+    assert every and all(p in ("http:", "https:", "tel:", "sms:") and r == "noopener noreferrer"
+                         for p, r in every)
+
+
+# ---------------------------------------------------------------- crisis
+def test_crisis_detection_matches_exactly_the_crisis_replies(desk):
+    """Every reviewed response: only utter_crisis (both languages) is shown as the crisis card."""
+    desk.page.goto(desk.site.demo)
+    all_answers = answers()
+    flags = desk.page.evaluate(
+        "texts => texts.map(t => window.KetamineAidWidget.isCrisisText(t))",
+        [a.text for a in all_answers],
+    )
+    wrong = [a.name for a, flag in zip(all_answers, flags) if flag != (a.name == "utter_crisis")]
+    assert not wrong, f"crisis card detection is wrong for: {wrong}"
+    assert sum(flags) >= 2  # English and Spanish variants
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_crisis_reply_is_a_card_with_call_and_text_actions(phone, language):
+    phone.bot.queue({"text": crisis_text(language)})
+    phone.open()
+    phone.say("crisis")
+    card = phone.page.locator(".kaid-crisis-card")
+    assert card.count() == 1 and card.is_visible()
+    for href in ("tel:988", "sms:988", "tel:911"):
+        action = card.locator(f"a.kaid-action[href='{href}']")
+        assert action.is_visible(), href
+        box = action.bounding_box()
+        assert box["height"] >= 44  # a comfortable tap target
+    assert "988" in card.inner_text()
+    # Announced assertively for screen readers.
+    phone.page.wait_for_function("() => document.querySelector('#kaid-alert').textContent.includes('988')")
+    assert phone.horizontal_overflow() == 0
+    phone.shot(f"unit-phone-crisis-{language}")
+    phone.check_clean()
+
+
+# ---------------------------------------------------------------- rendering
+def test_comparison_table_is_a_real_table_and_fits_a_phone(phone):
+    reply, messages = decision_aid_reply("table")
+    payload = reply.payload
+    phone.bot.queue(*messages)
+    phone.open()
+    assert phone.page.locator(".kaid-disclaimer").is_visible()
+    assert phone.horizontal_overflow() == 0
+    phone.shot("unit-phone-open")
+    phone.say("compare my options")
+    table = phone.page.locator("table.kaid-table")
+    assert table.count() == 1
+    assert table.locator("caption .kaid-table-title").inner_text() == payload["title"]
+    assert table.locator("caption .kaid-table-intro").inner_text() == payload["intro"]
+    assert table.locator("thead th[scope=col]").all_inner_texts() == payload["columns"]
+    assert table.locator("tbody th[scope=row]").all_inner_texts() == [r[0] for r in payload["rows"]]
+    assert table.locator("tbody td").count() == sum(len(r) - 1 for r in payload["rows"])
+    assert payload["rows"][1][1] in table.inner_text()
+    card = phone.page.locator(".kaid-table-wrap")
+    assert payload["intro"] in card.inner_text()
+    if payload["note"]:
+        assert payload["note"] in card.inner_text()
+    assert "Last reviewed" in card.inner_text() and "Sources:" in card.inner_text()
+    # The plain-text twin is not shown twice: it is folded under "Show as text".
+    details = card.locator("details.kaid-text-version")
+    assert details.count() == 1 and details.get_attribute("open") is None
+    assert phone.page.locator(".kaid-bot:not(.kaid-greeting):not(.kaid-bot-table) .kaid-bubble").count() == 0
+    # Its buttons follow the table.
+    assert phone.page.locator(".kaid-quick-btn").all_inner_texts() == [b["title"] for b in reply.buttons]
+    # Accessible table structure survives the stacked phone layout.
+    roles = table.evaluate("t => [t.getAttribute('role'), t.querySelector('td').getAttribute('role')]")
+    assert roles == ["table", "cell"]
+    assert phone.horizontal_overflow() == 0
+    phone.shot("unit-phone-table")
+    phone.page.locator(".kaid-log").evaluate("l => l.scrollTop = l.scrollHeight")
+    phone.shot("unit-phone-table-end")
+    phone.check_clean()
+
+
+@pytest.mark.parametrize("prefix", ["topic:", "table:", "values:", "troubleshooting:"])
+def test_every_kind_of_decision_aid_table_fits_a_phone(phone, prefix):
+    """The longest table of each kind the decision aid sends, on a 360 px screen."""
+    from bot.decision_aid import load
+
+    tables = [(n, r) for n, r in load().all_replies()
+              if n.startswith(prefix) and r.payload.get("type") == "comparison_table"]
+    assert tables, f"no decision-aid table named {prefix}*"
+    name = max(tables, key=lambda item: len(str(item[1].payload)))[0]
+    reply, messages = decision_aid_reply(name)
+    phone.bot.queue(*messages)
+    phone.open()
+    phone.say("show me")
+    table = phone.page.locator("table.kaid-table")
+    assert table.count() == 1
+    assert table.locator("tbody tr").count() == len(reply.payload["rows"])
+    assert phone.horizontal_overflow() == 0
+    phone.check_clean()
+
+
+def test_summary_and_question_payloads_keep_their_text(desk):
+    from bot.decision_aid import load
+
+    replies = dict(load().all_replies())
+    question = next(r for n, r in replies.items() if n.startswith("checklist_question:"))
+    summary = next(r for n, r in replies.items() if r.payload.get("type") == "summary")
+    desk.bot.queue({"text": question.text, "buttons": question.buttons}, {"custom": question.payload})
+    desk.bot.queue({"text": summary.text}, {"custom": summary.payload})
+    desk.open()
+    desk.say("checklist")
+    bubble = desk.page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").last
+    assert question.payload["text"].split("\n")[-1] in bubble.inner_text()
+    assert f"Question {question.payload['step']} of {question.payload['steps']}" in bubble.inner_text()
+    assert desk.page.locator(".kaid-quick-btn").count() == len(question.buttons)
+    desk.say("summary")
+    bubble = desk.page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").last
+    assert summary.payload["title"] in bubble.inner_text()
+    assert bubble.locator("button.kaid-copy").is_visible()
+    desk.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    bubble.locator("button.kaid-copy").click()
+    assert desk.page.evaluate("() => navigator.clipboard.readText()") == summary.text
+    desk.check_clean()
+
+
+def test_expanded_desktop_panel_shows_a_grid_table(desk):
+    _, messages = decision_aid_reply("table")
+    desk.bot.queue(*messages)
+    desk.open()
+    desk.say("compare")
+    desk.page.locator(".kaid-expand").click()
+    assert desk.page.locator(".kaid-expand").get_attribute("aria-pressed") == "true"
+    display = desk.page.locator("table.kaid-table").evaluate("t => getComputedStyle(t).display")
+    assert display == "table"
+    assert desk.page.locator("table.kaid-table thead").is_visible()
+    assert desk.horizontal_overflow() == 0
+    desk.page.locator("table.kaid-table").scroll_into_view_if_needed()
+    desk.shot("unit-desktop-table-expanded")
+    desk.page.locator(".kaid-expand").click()
+    desk.page.locator("table.kaid-table").scroll_into_view_if_needed()
+    desk.shot("unit-desktop-table")
+
+
+def test_quick_replies_send_payload_and_show_title(desk):
+    desk.bot.queue({"text": "Pick one", "buttons": [
+        {"title": "Side effects", "payload": "What are the side effects of ketamine?"},
+        {"title": "Cost", "payload": "/clinic_contact"},
+    ]})
+    desk.open()
+    desk.say("hi")
+    buttons = desk.page.locator(".kaid-quick-btn")
+    assert buttons.all_inner_texts() == ["Side effects", "Cost"]
+    before = desk.bot_count()
+    buttons.first.click()
+    desk.wait_reply(before)
+    assert desk.bot.received[-1]["message"] == "What are the side effects of ketamine?"
+    assert desk.page.locator(".kaid-user .kaid-bubble").last.inner_text() == "Side effects"
+    # Old quick replies are gone once answered.
+    assert desk.page.locator(".kaid-quick-btn", has_text="Cost").count() == 0
+
+
+def test_typing_indicator_while_waiting(desk):
+    desk.page.route(desk.site.webhook, lambda route: None)  # never answers
+    desk.open()
+    desk.input.fill("hello")
+    desk.input.press("Enter")
+    typing = desk.page.locator(".kaid-typing")
+    typing.wait_for(state="visible")
+    assert "typing" in typing.inner_text(timeout=1000) or typing.locator(".kaid-sr").count() == 1
+    assert desk.page.locator(".kaid-log").get_attribute("aria-busy") == "true"
+
+
+def test_reduced_motion_stops_animations(make_browser, mock_site):
+    b = make_browser(mock_site, DESKTOP, reduced_motion="reduce")
+    b.page.route(mock_site.webhook, lambda route: None)
+    b.open()
+    b.input.fill("hello")
+    b.input.press("Enter")
+    dot = b.page.locator(".kaid-dots span").first
+    dot.wait_for()
+    assert dot.evaluate("d => getComputedStyle(d).animationName") == "none"
+    assert b.panel.evaluate("p => getComputedStyle(p).animationName") == "none"
+
+
+# ---------------------------------------------------------------- offline
+def test_unreachable_server_shows_phone_and_retry(desk):
+    desk.bot.fail = True
+    desk.open()
+    desk.say("How long is a session?")
+    notice = desk.page.locator(".kaid-notice")
+    assert notice.is_visible()
+    text = notice.inner_text()
+    assert "can't be reached" in text and "(555) 010-0199" in text and "988" in text
+    assert notice.locator("a[href='tel:5550100199']").count() == 1
+    desk.page.wait_for_function("() => document.querySelector('#kaid-alert').textContent.includes('(555) 010-0199')")
+    desk.shot("unit-desktop-offline")
+    # Retry resends the same message once the server is back.
+    desk.bot.fail = False
+    desk.bot.queue({"text": "A session takes about an hour (mock)."})
+    before = desk.bot_count()
+    notice.locator("button.kaid-retry").click()
+    desk.wait_reply(before)
+    assert desk.page.locator(".kaid-notice").count() == 0
+    assert desk.bot.received[-1]["message"] == "How long is a session?"
+    assert desk.page.locator(".kaid-user").count() == 1  # not duplicated
+    assert "(mock)" in desk.page.locator(".kaid-bot .kaid-bubble").last.inner_text()
+
+
+# ---------------------------------------------------------------- memory
+def test_history_survives_reload_and_other_pages_and_start_over_resets(desk):
+    desk.bot.queue({"text": "First answer."})
+    desk.open()
+    desk.say("first question")
+    sender = desk.bot.received[0]["sender"]
+    desk.page.reload()
+    assert desk.panel.is_visible()  # stays open across pages of the site
+    assert desk.page.locator(".kaid-user .kaid-bubble").all_inner_texts() == ["first question"]
+    assert "First answer." in desk.page.locator(".kaid-messages").inner_text()
+    desk.page.goto(desk.site.about)
+    assert desk.page.locator(".kaid-user .kaid-bubble").all_inner_texts() == ["first question"]
+    desk.say("second question")
+    assert desk.bot.received[-1]["sender"] == sender
+    # Start over: history cleared, server told to /restart the old id, new id.
+    desk.page.locator(".kaid-restart").click()
+    desk.page.wait_for_timeout(300)
+    assert desk.page.locator(".kaid-user").count() == 0
+    assert desk.page.locator(".kaid-disclaimer").is_visible()
+    assert {"sender": sender, "message": "/restart"} in desk.bot.received
+    desk.say("third question")
+    assert desk.bot.received[-1]["sender"] != sender
+    desk.page.reload()
+    assert desk.page.locator(".kaid-user .kaid-bubble").all_inner_texts() == ["third question"]
+
+
+def test_conversation_is_per_tab_session(make_browser, mock_site):
+    b = make_browser(mock_site, DESKTOP)
+    MockBot(b.page, mock_site)
+    b.open()
+    b.say("hello")
+    other = b.page.context.new_page()  # a new tab: sessionStorage is per tab
+    other.goto(mock_site.demo)
+    other.locator(".kaid-launcher").click()
+    assert other.locator(".kaid-user").count() == 0
+
+
+# ---------------------------------------------------------------- keyboard
+def test_whole_exchange_with_keyboard_only(desk):
+    desk.bot.queue({"text": "Pick one", "buttons": [{"title": "Side effects", "payload": "side effects?"}]})
+    desk.bot.queue({"text": "Side effects answer (mock)."})
+    page = desk.page
+    page.goto(desk.site.demo)
+    launcher_reached = False
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('kaid-launcher')"):
+            launcher_reached = True
+            break
+    assert launcher_reached, "Tab never reached the launcher"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "kaid-input"
+    page.keyboard.type("hello")
+    before = desk.bot_count()
+    page.keyboard.press("Enter")
+    desk.wait_reply(before)
+    # Shift+Tab from the input reaches the quick reply; Space chooses it.
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Side effects"
+    focus_style = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert focus_style != "none"  # visible focus
+    before = desk.bot_count()
+    page.keyboard.press("Space")
+    desk.wait_reply(before)
+    assert "Side effects answer" in page.locator(".kaid-messages").inner_text()
+    assert desk.bot.received[-1]["message"] == "side effects?"
+    # The chosen button is gone; focus went on to the message box, not the page.
+    assert page.evaluate("() => document.activeElement.id") == "kaid-input"
+    page.keyboard.press("Escape")
+    assert desk.panel.is_hidden()
+    assert page.evaluate("document.activeElement.classList.contains('kaid-launcher')")
+
+
+# ---------------------------------------------------------------- colours
+def test_configured_colour_keeps_text_contrast(make_browser, mock_site):
+    b = make_browser(mock_site, DESKTOP)
+    # Serve a variant of the sample page with a very light brand colour.
+    with urllib.request.urlopen(mock_site.demo) as resp:
+        html = resp.read().decode()
+    html = html.replace('data-color="#1d5d6b"', 'data-color="#ffe14d"')
+    variant = mock_site.base + "/demo/light.html"
+    b.page.route(variant, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    b.open(variant)
+    colors = b.page.locator(".kaid-header").evaluate(
+        "h => [getComputedStyle(h).backgroundColor, getComputedStyle(h).color]")
+    assert colors == ["rgb(255, 225, 77)", "rgb(17, 17, 17)"]
+    ink = b.page.locator(".kaid-root").evaluate("r => r.style.getPropertyValue('--kaid-accent-ink')")
+    assert ink != "#ffe14d"  # darkened for text on white
+
+
+# ---------------------------------------------------------------- accessibility
+@pytest.mark.parametrize("viewport_name", ["desktop", "phone"])
+def test_axe_no_serious_violations_in_main_states(make_browser, mock_site, viewport_name):
+    viewport = DESKTOP if viewport_name == "desktop" else PHONE
+    b = make_browser(mock_site, viewport)
+    bot = MockBot(b.page, mock_site)
+    b.page.goto(mock_site.demo)
+    found = {"closed": axe_violations(b.page)}
+    b.launcher.click()
+    found["open"] = axe_violations(b.page)
+    bot.queue(*decision_aid_reply("table")[1])
+    b.say("compare")
+    found["table"] = axe_violations(b.page)
+    bot.queue({"text": crisis_text()})
+    b.say("crisis")
+    found["crisis"] = axe_violations(b.page)
+    bot.fail = True
+    b.say("offline")
+    found["offline"] = axe_violations(b.page)
+    problems = {}
+    for state, violations in found.items():
+        record_axe(f"unit-{viewport_name}-{state}", violations)
+        if serious(violations):
+            problems[state] = serious(violations)
+    print({state: summary(v) for state, v in found.items()})
+    assert not problems, problems

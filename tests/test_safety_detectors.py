@@ -1,0 +1,438 @@
+"""Unit tests of the safety detectors alone (no trained model, no Rasa).
+
+    .venv/bin/pytest -q tests/test_safety_detectors.py -s
+
+Prints the figures (crisis recall per split, near-miss precision per split,
+advice recall, non-advice false positives) and asserts the targets:
+100% crisis recall with the right language, >= 90% of near misses not
+flagged, 100% of advice requests deferred and no general FAQ question flagged.
+"""
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import random
+import re
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import textstat
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.safety.advice import ADVICE_KEYS, detect_advice
+from bot.safety.crisis import CrisisResult, detect
+from bot.safety.rules import violations
+from bot.safety.text import normalise
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SEEDS = {"000_ba61a56dcce6168e.txt", "001_afcab3168b02a218.txt",
+         "002_b3d1ab8cf04194ff.txt", "003_55c8d5fb2a2f38db.txt"}
+CRISIS_CATEGORIES = {"suicidal", "self_harm", "overdose_emergency", "harm_to_others", "third_party", "means"}
+
+
+def _load(name: str) -> List[Dict[str, str]]:
+    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+
+
+CRISIS = _load("crisis_messages.yml")
+NEAR = _load("near_miss.yml")
+ADVICE = _load("advice_requests.yml")
+NON_ADVICE = _load("non_advice.yml")
+
+
+def _pct(ok: int, total: int) -> str:
+    return f"{ok}/{total} = {100.0 * ok / total:.1f}%" if total else "0/0"
+
+
+# --------------------------------------------------------------------------- #
+# The data files themselves
+# --------------------------------------------------------------------------- #
+
+@pytest.mark.parametrize("name,items,minimum", [
+    ("crisis_messages.yml", CRISIS, 280),
+    ("near_miss.yml", NEAR, 70),
+    ("advice_requests.yml", ADVICE, 50),
+    ("non_advice.yml", NON_ADVICE, 40),
+])
+def test_data_files_are_well_formed(name, items, minimum):
+    assert len(items) >= minimum, name
+    for item in items:
+        assert set(item) == {"text", "category", "language", "split"}, item
+        assert item["text"].strip(), item
+        assert item["language"] in ("en", "es"), item
+        assert item["split"] in ("train", "heldout"), item
+    texts = [i["text"] for i in items]
+    assert len(texts) == len(set(texts)), f"duplicates in {name}"
+    heldout = sum(i["split"] == "heldout" for i in items) / len(items)
+    assert 0.2 <= heldout <= 0.4, f"{name}: {heldout:.0%} heldout"
+
+
+def test_data_categories():
+    assert {i["category"] for i in CRISIS} <= CRISIS_CATEGORIES
+    assert sum(i["language"] == "es" for i in CRISIS) >= 25
+    assert {i["category"] for i in ADVICE} == set(ADVICE_KEYS)
+    assert {i["category"] for i in NEAR} <= {"idiom", "topical"}
+    assert not ({i["text"].lower() for i in CRISIS} & {i["text"].lower() for i in NEAR})
+    assert not ({i["text"].lower() for i in ADVICE} & {i["text"].lower() for i in NON_ADVICE})
+
+
+def _nlu_examples(path: Path) -> List[str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out: List[str] = []
+    for block in data.get("nlu", []):
+        out.extend(re.findall(r"^\s*-\s+(.*)$", block.get("examples", ""), re.M))
+    return out
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@pytest.mark.parametrize("nlu_file,items", [("crisis.yml", CRISIS), ("advice.yml", ADVICE)])
+def test_heldout_messages_never_appear_in_training_data(nlu_file, items):
+    examples = {_key(e) for e in _nlu_examples(ROOT / "data" / "nlu" / nlu_file)}
+    heldout = {_key(i["text"]) for i in items if i["split"] == "heldout"}
+    assert heldout, "no heldout items?"
+    leaked = sorted(heldout & examples)
+    assert leaked == [], f"held-out messages in data/nlu/{nlu_file}: {leaked}"
+    train = {_key(i["text"]) for i in items if i["split"] == "train"}
+    assert len(train & examples) >= 0.8 * len(train), "train split should be DIET training data"
+
+
+def test_nlu_advice_intents_match_response_keys():
+    data = yaml.safe_load((ROOT / "data" / "nlu" / "advice.yml").read_text(encoding="utf-8"))
+    intents = {block["intent"] for block in data["nlu"]}
+    assert intents == {f"advice/{k}" for k in ADVICE_KEYS}
+
+
+# --------------------------------------------------------------------------- #
+# Crisis detector
+# --------------------------------------------------------------------------- #
+
+def test_every_crisis_message_is_detected_with_its_language():
+    misses = []
+    per_split = collections.Counter()
+    hits = collections.Counter()
+    categories = collections.Counter()
+    for item in CRISIS:
+        result = detect(item["text"])
+        per_split[item["split"]] += 1
+        if result.is_crisis and result.language == item["language"]:
+            hits[item["split"]] += 1
+            categories[result.category == item["category"]] += 1
+        else:
+            misses.append((item["split"], item["text"], result))
+    print("\ncrisis recall: " + ", ".join(f"{s} {_pct(hits[s], per_split[s])}" for s in sorted(per_split)))
+    print(f"crisis category agreement: {_pct(categories[True], sum(categories.values()))}")
+    es = [i for i in CRISIS if i["language"] == "es"]
+    print(f"crisis recall (es): {_pct(sum(detect(i['text']).is_crisis for i in es), len(es))}")
+    assert misses == []
+
+
+def test_near_misses_are_mostly_not_flagged():
+    flagged = collections.Counter()
+    total = collections.Counter()
+    idiom_flag = 0
+    wrong = []
+    for item in NEAR:
+        result = detect(item["text"])
+        total[item["split"]] += 1
+        if result.is_crisis:
+            flagged[item["split"]] += 1
+            wrong.append(item["text"])
+        elif result.idiom:
+            idiom_flag += 1
+    ok = {s: total[s] - flagged[s] for s in total}
+    overall = sum(ok.values()) / sum(total.values())
+    print("\nnear-miss not flagged: " + ", ".join(f"{s} {_pct(ok[s], total[s])}" for s in sorted(total))
+          + f", overall {overall:.1%}; idiom=True on {idiom_flag}")
+    if wrong:
+        print("near misses flagged:", wrong)
+    assert overall >= 0.90
+    assert all(ok[s] / total[s] >= 0.90 for s in total)
+
+
+@pytest.mark.parametrize("text", [
+    "my feet are killing me", "I'm dying for a coffee", "the food was to die for",
+    "kill two birds with one stone", "killing time before my appointment", "old habits die hard",
+    "this traffic is killing me", "I almost died laughing", "my phone died", "I'd kill for a nap",
+    "drop-dead gorgeous", "the suspense is killing me", "the battery is dead",
+    "my boss is going to kill me if I'm late", "me muero de hambre",
+])
+def test_known_idioms_are_marked_as_idioms(text):
+    result = detect(text)
+    assert not result.is_crisis and result.idiom, (text, result)
+
+
+@pytest.mark.parametrize("text", [
+    "deadline", "diet", "dye my hair", "I'm dead serious", "killer headache", "dead tired",
+    "what are the side effects of ketamine", "", "   ",
+])
+def test_ordinary_text_is_not_crisis(text):
+    assert not detect(text).is_crisis, text
+
+
+@pytest.mark.parametrize("text", [
+    "how does spravato help with suicidal thoughts",
+    "is spravato approved for depression with suicidal thoughts",
+    "studied the history of suicide prevention",
+    "can ketamine cause seizures?",
+])
+def test_topical_faq_questions_are_known_harmless(text):
+    # idiom=True also covers topical FAQ wording, so a caller can overrule a
+    # classifier that mistakes the question for a crisis.
+    result = detect(text)
+    assert not result.is_crisis and result.idiom, (text, result)
+
+
+@pytest.mark.parametrize("text", [
+    "I have suicidal thoughts, does spravato help with suicidal thoughts?",
+    "Does ketamine help with suicidal thoughts? I have them every day",
+    "can ketamine help my suicidal thoughts",
+    "my feet are killing me and I want to die",
+])
+def test_guards_never_hide_a_disclosure(text):
+    assert detect(text).is_crisis, text
+
+
+@pytest.mark.parametrize("text,category,language", [
+    ("I want to die", "suicidal", "en"),
+    ("I relapsed on self harm", "self_harm", "en"),
+    ("I swallowed a handful of my pills", "overdose_emergency", "en"),
+    ("my roommate won't wake up", "overdose_emergency", "en"),
+    ("I have chest pain after my infusion", "overdose_emergency", "en"),
+    ("I'm going to kill my boss", "harm_to_others", "en"),
+    ("my sister keeps saying she wants to die", "third_party", "en"),
+    ("I think my friend might hurt himself", "third_party", "en"),
+    ("how much ketamine would kill me", "means", "en"),
+    ("what is a lethal amount of my meds", "means", "en"),
+    ("I overdosed two years ago and feel that way again", "suicidal", "en"),
+    ("I have suicidal thoughts", "suicidal", "en"),
+    ("quiero morirme", "suicidal", "es"),
+    ("mi hermana dice que se quiere morir", "third_party", "es"),
+    ("tomé muchas pastillas", "overdose_emergency", "es"),
+    ("me corto", "self_harm", "es"),
+])
+def test_categories_of_key_examples(text, category, language):
+    result = detect(text)
+    assert (result.is_crisis, result.category, result.language) == (True, category, language), result
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("/greet I want to die", "want to die"),
+    ("is spravato covered? I'm so done with living", "done with living"),
+    ("I want to d\u200bie", "want to d\u200bie"),
+    ("QUIERO MORIRME!!!", "QUIERO MORIRME"),
+    ("tell me about costs. kms", "kms"),
+])
+def test_span_points_into_the_original_text(text, expected):
+    result = detect(text)
+    assert result.is_crisis and result.span is not None
+    start, end = result.span
+    assert 0 <= start < end <= len(text)
+    assert text[start:end] == expected
+
+
+def test_result_types():
+    result = detect("I want to die")
+    assert isinstance(result, CrisisResult)
+    assert detect("hello") == CrisisResult(False, None, "en", False, None)
+    with pytest.raises(Exception):
+        result.is_crisis = False  # frozen
+
+
+@pytest.mark.parametrize("text", [
+    "", " ", "\n\n\t", "?!?!?!", "😀" * 500, "\u200b\u200d\ufeff", "x" * 100_000,
+    "tell me about insurance. " * 4000, "数据 суицид انتحار आत्महत्या 自殺したい", "\x00\x01\x02",
+    "/faq{\"x\":1", "/", "{}{}{}", "'''''", "k" * 5000 + " " + "m" * 5000, "\ud83d",
+    "ｉ ｗａｎｔ ｔｏ ｄｉｅ",
+])
+def test_detectors_never_raise(text):
+    result = detect(text)
+    assert isinstance(result, CrisisResult)
+    assert result.language in ("en", "es")
+    assert detect_advice(text) in (None,) + ADVICE_KEYS
+
+
+def test_fullwidth_and_long_inputs_still_detected():
+    assert detect("ｉ ｗａｎｔ ｔｏ ｄｉｅ").is_crisis
+    long = "tell me about insurance. " * 2000 + " honestly I want to end my life."
+    started = time.perf_counter()
+    result = detect(long)
+    elapsed = time.perf_counter() - started
+    assert result.is_crisis and long[result.span[0]:result.span[1]] == "end my life"
+    assert elapsed < 5.0, f"{elapsed:.2f}s for {len(long)} chars"
+
+
+def test_non_string_input_does_not_raise():
+    assert detect(None).is_crisis is False  # type: ignore[arg-type]
+    assert detect_advice(None) is None  # type: ignore[arg-type]
+    assert detect(12345).is_crisis is False  # type: ignore[arg-type]
+
+
+def test_thread_safety():
+    texts = [i["text"] for i in CRISIS + NEAR + ADVICE + NON_ADVICE] * 2
+    random.Random(7).shuffle(texts)
+    # unique variants so the cache does not hide concurrent work
+    texts = [f"{t} #{n}" for n, t in enumerate(texts)]
+    expected = [(detect(t), detect_advice(t)) for t in texts[:200]]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda t: (detect(t), detect_advice(t)), texts[:200]))
+        list(pool.map(detect, texts[200:]))
+    assert got == expected
+
+
+# --------------------------------------------------------------------------- #
+# Property test: crisis phrases inside ordinary questions, messy formatting
+# --------------------------------------------------------------------------- #
+
+PHRASES = [
+    ("I want to die", "en"), ("I'd be better off gone", "en"), ("my family would be fine without me", "en"),
+    ("everyone would be better off without me", "en"), ("I don't want to wake up tomorrow", "en"),
+    ("I don't see the point of living", "en"), ("I can't go on", "en"), ("I want it all to end", "en"),
+    ("I'm writing goodbye notes", "en"), ("I've been sorting out my affairs", "en"),
+    ("I'm giving my belongings away", "en"), ("this is my last message", "en"),
+    ("I want to unalive myself", "en"), ("kms", "en"), ("k1ll myself", "en"), ("kil myself", "en"),
+    ("logged out of life for good", "en"), ("thinking about suicde", "en"), ("wanna die fr", "en"),
+    ("end it all", "en"), ("I've been cutting again", "en"), ("I relapsed on self harm", "en"),
+    ("I swallowed a handful of my pills", "en"), ("I took all my pills", "en"),
+    ("my roommate won't wake up", "en"), ("he's not breathing", "en"), ("I want to hurt someone", "en"),
+    ("I'm going to kill my boss", "en"), ("my son is talking about suicide", "en"),
+    ("how many pills would it take", "en"), ("how much ketamine would kill me", "en"),
+    ("I would never act on it but I think about death all day", "en"),
+    ("I used to cut and the urge is back", "en"), ("I'm so done with living", "en"),
+    ("I have suicidal thoughts", "en"),
+    ("no quiero seguir viviendo", "es"), ("tengo ganas de terminar con todo", "es"),
+    ("todos estarían mejor sin mí", "es"), ("me quiero matar", "es"), ("pienso en suicidarme", "es"),
+    ("tomé muchas pastillas", "es"), ("mi hermana dice que se quiere morir", "es"),
+]
+FAQ = [
+    "how long does an infusion take?", "is spravato covered by insurance?",
+    "what are the side effects of ketamine?", "do I need someone to drive me home?",
+    "how much does IV ketamine cost?", "what is the difference between spravato and IV?",
+    "can I eat before my appointment?", "how many sessions will I need?",
+    "what should I wear to my first visit?", "do you take aetna?", "where are you located",
+]
+PREFIXES = ["", "", "/greet ", '/faq{"x":1} ', "/greet\n"]
+EMOJI = ["😭", "😂", "💀", "🙏🏽", "❤️", "👨‍👩‍👧", "😔", "🔥", "✨"]
+PUNCT = ["", "!!!", "???", "...", "!?!?", ",,", " .", "!!!!!!!!"]
+
+
+def _messy(phrase: str, rnd: random.Random) -> str:
+    words = phrase.split()
+    out = []
+    for w in words:
+        w = "".join(c.upper() if rnd.random() < 0.5 else c.lower() for c in w)
+        out.append(w)
+        sep = rnd.choice([" ", "  ", "   ", "\n", " \n ", "\t"])
+        if rnd.random() < 0.2:
+            sep = f" {rnd.choice(EMOJI)} "
+        out.append(sep)
+    return "".join(out[:-1]) + rnd.choice(PUNCT)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(phrase=st.sampled_from(PHRASES), faq=st.sampled_from(FAQ), prefix=st.sampled_from(PREFIXES),
+       where=st.sampled_from(["before", "after"]), rnd=st.randoms(use_true_random=False))
+def test_crisis_phrase_inside_faq_question_is_detected(phrase, faq, prefix, where, rnd):
+    text, language = phrase
+    messy = _messy(text, rnd)
+    faq_text = faq + rnd.choice(PUNCT) if rnd.random() < 0.5 else faq
+    body = f"{messy} {faq_text}" if where == "before" else f"{faq_text} {messy}"
+    message = prefix + body + (rnd.choice(EMOJI) if rnd.random() < 0.3 else "")
+    result = detect(message)
+    assert result.is_crisis, (message, normalise(message))
+    assert result.language == language, (message, result)
+    start, end = result.span
+    assert prefix == "" or start >= len(prefix.rstrip()), (message, result.span)
+
+
+# --------------------------------------------------------------------------- #
+# Advice detector
+# --------------------------------------------------------------------------- #
+
+def test_every_advice_request_is_detected():
+    missed = [i["text"] for i in ADVICE if detect_advice(i["text"]) is None]
+    right_key = sum(detect_advice(i["text"]) == i["category"] for i in ADVICE)
+    by_split = collections.Counter(i["split"] for i in ADVICE)
+    hit_split = collections.Counter(i["split"] for i in ADVICE if detect_advice(i["text"]))
+    print("\nadvice recall: " + ", ".join(f"{s} {_pct(hit_split[s], by_split[s])}" for s in sorted(by_split))
+          + f"; right key {_pct(right_key, len(ADVICE))}")
+    assert missed == []
+    assert right_key >= 0.9 * len(ADVICE)
+
+
+def test_general_questions_are_not_advice():
+    flagged = [(i["text"], detect_advice(i["text"])) for i in NON_ADVICE if detect_advice(i["text"])]
+    print(f"\nnon-advice false positives: {len(flagged)}/{len(NON_ADVICE)}")
+    assert flagged == []
+
+
+@pytest.mark.parametrize("text,key", [
+    ("how many mg of ketamine should I take", "dose"),
+    ("what dose is right for me", "dose"),
+    ("can I stop my sertraline before my infusion", "medication_change"),
+    ("should I taper my lexapro", "medication_change"),
+    ("can I double my dose", "medication_change"),
+    ("can I take xanax with ketamine", "combine"),
+    ("is it safe for me with my heart condition", "safe_for_me"),
+    ("is ketamine safe for my baby while breastfeeding", "pregnancy"),
+    ("I'm pregnant can I get spravato", "pregnancy"),
+    ("which one should I choose", "which_option"),
+    ("which is best for me", "which_option"),
+    ("would you recommend IV or spravato for me", "which_option"),
+    ("do I have PTSD", "diagnosis"),
+    ("do I qualify for ketamine", "diagnosis"),
+    ("am I a candidate", "diagnosis"),
+])
+def test_advice_keys_of_key_examples(text, key):
+    assert detect_advice(text) == key
+
+
+# --------------------------------------------------------------------------- #
+# The advice replies (data/responses/advice.yml)
+# --------------------------------------------------------------------------- #
+
+ADVICE_RESPONSES = yaml.safe_load((ROOT / "data" / "responses" / "advice.yml").read_text(encoding="utf-8"))["responses"]
+
+
+def test_there_is_a_reply_for_every_advice_key():
+    assert set(ADVICE_RESPONSES) == {f"utter_advice/{k}" for k in ADVICE_KEYS}
+
+
+@pytest.mark.parametrize("name", sorted(ADVICE_RESPONSES))
+def test_advice_reply_is_safe_sourced_and_plain(name):
+    for variant in ADVICE_RESPONSES[name]:
+        text = variant["text"]
+        meta = variant["metadata"]
+        assert meta["topic"] == "Personal medical questions"
+        assert meta["reviewed"] == "2026-11-27"
+        assert meta["source"] and set(meta["source"]) <= SEEDS
+        assert text.endswith("You can book a consultation with {clinic_name} at {clinic_phone}.")
+        filled = text.replace("{clinic_name}", "Example Clinic").replace("{clinic_phone}", "555-0100")
+        assert violations(filled) == [], filled
+        assert "mg" not in filled.lower() and not re.search(r"\d", text), text
+        assert re.search(r"prescriber|clinician|doctor|OB/GYN", filled), filled
+        assert not re.search(r"\byou should\b|\byes\b", filled, re.I), filled
+        grade = textstat.flesch_kincaid_grade(filled)
+        assert grade <= 8, f"{name}: grade {grade}"
+
+
+# --------------------------------------------------------------------------- #
+# Cost
+# --------------------------------------------------------------------------- #
+
+def test_detector_is_fast_enough():
+    texts = [f"{i['text']} ({n})" for n, i in enumerate(CRISIS + NEAR)]  # defeat the cache
+    detect("warm up")
+    started = time.perf_counter()
+    for t in texts:
+        detect(t)
+    per_message = (time.perf_counter() - started) / len(texts)
+    print(f"\ncrisis detector: {per_message * 1e6:.0f} us/message (uncached, {len(texts)} messages)")
+    assert per_message < 0.01

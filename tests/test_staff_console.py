@@ -1,0 +1,443 @@
+"""The staff phone console: search quality, export completeness, access control.
+
+The trained model is the one the bot runs (tests/conftest.py's session `bot`
+fixture loads it once); the console reads the same answers the bot sends.
+"""
+from __future__ import annotations
+
+import html as htmllib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Dict, Iterator, Optional, Tuple
+
+import pytest
+import yaml
+
+from bot import content
+from bot.console import auth, export, pages
+from bot.console.catalog import CHAT_ONLY, Catalog
+from bot.console.crisis_script import load as load_crisis_script
+from bot.console.nlu import NluRanker, responses_from_parse
+from bot.console.plain import has_emoji, normalize, plain
+from bot.console.search import Searcher
+from bot.console.web import ConsoleApp, start_in_thread
+from bot.safety.rules import violations
+
+ROOT = Path(__file__).resolve().parent.parent
+PARAPHRASES = yaml.safe_load((ROOT / "tests/data/faq_paraphrases.yml").read_text())["paraphrases"]
+TOP3_FLOOR = 0.95
+TOKEN = "test-staff-token-0123456789abcdef"
+CRISIS_QUERIES = [
+    "caller says she wants to kill herself",
+    "he told me he took a whole bottle of his pills",
+    "i dont want to be alive anymore",
+]
+
+
+# ----------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return Catalog()
+
+
+@pytest.fixture(scope="session")
+def searcher(catalog: Catalog, bot) -> Searcher:
+    """The console's search with the trained model (shared with the other tests)."""
+    return Searcher(catalog, NluRanker(bot.parse))
+
+
+@pytest.fixture(scope="session")
+def keyword_searcher(catalog: Catalog) -> Searcher:
+    return Searcher(catalog, None)
+
+
+@pytest.fixture(scope="module")
+def console(catalog: Catalog, keyword_searcher: Searcher) -> Iterator[str]:
+    """A console on a free loopback port (keyword ranking: access control needs no model)."""
+    app = ConsoleApp(catalog, keyword_searcher, auth.Guard(TOKEN), log_requests=False)
+    server, _ = start_in_thread(app)
+    yield server.url
+    server.shutdown()
+    server.server_close()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+def request(url: str, *, headers: Optional[Dict[str, str]] = None, data: Optional[bytes] = None,
+            method: Optional[str] = None) -> Tuple[int, Dict[str, str], str]:
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with OPENER.open(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode("utf-8")
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode("utf-8", "replace")
+
+
+def bearer(token: str = TOKEN) -> Dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# ----------------------------------------------------------------- search
+def test_search_puts_the_right_answer_in_the_top_3_for_heldout_paraphrases(searcher, keyword_searcher):
+    cases = [(f"utter_faq/{item['key']}", text) for item in PARAPHRASES for text in item["texts"]]
+    misses, keyword_hits, top1 = [], 0, 0
+    for want, text in cases:
+        names = searcher.search(text).names
+        top1 += names[:1] == [want]
+        if want not in names:
+            misses.append((text, want, names))
+        keyword_hits += want in keyword_searcher.search(text).names
+    share = 1 - len(misses) / len(cases)
+    print(f"\nstaff console search: right answer in the top 3 for {len(cases) - len(misses)}/{len(cases)} "
+          f"held-out paraphrases ({share:.1%}; top 1: {top1 / len(cases):.1%}; floor {TOP3_FLOOR:.0%}); "
+          f"keyword backstop alone: {keyword_hits / len(cases):.1%}")
+    for text, want, names in misses:
+        print(f"  miss: {text!r}: expected {want}, got {names}")
+    assert share >= TOP3_FLOOR
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("does insurance pay for spravato", "utter_faq/insurance"),
+    ("caller wants to compare iv and spravato side by side", "decision:comparison"),
+    ("what are your opening hours", "utter_clinic_contact"),
+])
+def test_search_returns_three_real_searchable_answers(searcher, catalog, query, expected):
+    result = searcher.search(query)
+    assert not result.crisis
+    assert len(result.hits) == 3
+    assert expected in result.names
+    raw = content.raw_responses()
+    for hit in result.hits:
+        name = hit.entry.name
+        assert (name in raw or name in catalog.decision_entries) and name not in CHAT_ONLY
+        assert name != "utter_crisis"           # a crisis search shows the whole script instead
+        assert hit.entry.topic and hit.entry.texts
+
+
+@pytest.mark.parametrize("query", CRISIS_QUERIES)
+def test_a_crisis_phrase_shows_the_crisis_script_first(searcher, keyword_searcher, query):
+    assert searcher.search(query).crisis
+    assert keyword_searcher.search(query).crisis   # even without the model
+
+
+def test_empty_query_returns_nothing(searcher):
+    result = searcher.search("   ")
+    assert result.hits == [] and not result.crisis
+
+
+def test_model_parse_maps_to_responses():
+    parsed = {
+        "intent": {"name": "faq", "confidence": 0.9},
+        "intent_ranking": [{"name": "faq", "confidence": 0.9}, {"name": "clinic_contact", "confidence": 0.06},
+                           {"name": "advice", "confidence": 0.04}],
+        "response_selector": {
+            "faq": {"ranking": [{"intent_response_key": "faq/session_length", "confidence": 0.8},
+                                {"intent_response_key": "faq/how_fast", "confidence": 0.1}]},
+            "advice": {"ranking": [{"intent_response_key": "advice/dose", "confidence": 0.9}]},
+        },
+    }
+    ranked = dict(responses_from_parse(parsed))
+    assert max(ranked, key=ranked.get) == "utter_faq/session_length"
+    assert ranked["utter_faq/session_length"] == pytest.approx(0.72)
+    assert ranked["utter_advice/dose"] == pytest.approx(0.036)     # P(advice) x P(dose | advice)
+    assert ranked["utter_clinic_contact"] == pytest.approx(0.06)
+
+
+# ----------------------------------------------------------------- content
+def test_crisis_script_is_one_reviewed_file_matching_the_bot(catalog):
+    script = load_crisis_script()
+    assert script.sources and set(script.sources) <= {"003_55c8d5fb2a2f38db.txt"}
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", script.reviewed)
+    assert script.say and script.immediate_danger.steps and script.not_immediate.steps
+    numbers = {n.number for n in script.numbers}
+    assert {"988", "911"} <= numbers
+    bot_text = content.answer("utter_crisis", "en").text
+    for number in numbers:
+        assert number in bot_text, f"{number} is in the staff script but not in utter_crisis"
+    text = script.as_text()
+    assert violations(text) == []
+    assert not has_emoji(text)
+
+
+def test_plain_text_for_reading_aloud():
+    assert plain("**Call** us at [the clinic](https://example.org) \U0001F600 now") == \
+        "Call us at the clinic (https://example.org) now"
+    assert plain("• one\n\n\n• two ") == "• one\n\n• two"
+
+
+def test_browse_shows_every_answer_by_topic_in_plain_text(catalog):
+    page = pages.browse_page(catalog)
+    for topic, entries in catalog.by_topic():
+        assert htmllib.escape(topic) in page
+        for entry in entries:
+            assert f'data-response="{htmllib.escape(entry.name)}"' in page
+    text = htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert not has_emoji(text)
+    assert not re.search(r"\*\*|\[[^\]]+\]\(", text), "markup left in the read-aloud text"
+
+
+def test_decision_aid_sections_are_shown_when_the_decision_aid_exists(catalog):
+    if not (ROOT / "bot" / "decision_aid.py").exists():
+        pytest.skip("bot/decision_aid.py is not there yet")
+    keys = {s.key for s in catalog.decision_sections}
+    assert {"comparison", "checklist", "troubleshooting", "questions"} <= keys
+    page = pages.browse_page(catalog)
+    for section in catalog.decision_sections:
+        assert htmllib.escape(section.title) in page
+        assert section.text.strip() and not has_emoji(section.text)
+
+
+# ----------------------------------------------------------------- export
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_export_contains_every_response_variant(catalog, fmt):
+    document = export.export(catalog, fmt)
+    haystack = normalize(htmllib.unescape(document) if fmt == "html" else document)
+    missing = []
+    for name, variants in content.raw_responses().items():
+        for variant in variants:
+            text = plain(content.fill(variant.get("text") or "", catalog.clinic))
+            if normalize(text) not in haystack:
+                missing.append((name, text[:60]))
+    assert missing == []
+    for section in catalog.decision_sections:
+        assert normalize(section.text) in haystack
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_export_has_contents_date_and_crisis_script_first(catalog, fmt):
+    document = export.export(catalog, fmt)
+    dates = [a.reviewed for a in catalog.answers] + [catalog.crisis.reviewed]
+    assert catalog.last_changed == max(dates + [s.reviewed for s in catalog.decision_sections if s.reviewed])
+    assert f"Content last changed: {catalog.last_changed}" in document
+    assert "Contents" in document
+    for chapter in export.chapters(catalog):
+        assert f"#{chapter.anchor}" in document
+    text = htmllib.unescape(document)
+    first_step = catalog.crisis.immediate_danger.steps[0]
+    first_answer = catalog.by_topic()[1][1][0].texts[0]
+    assert text.index(first_step) < text.index(first_answer.split("\n")[0])
+
+
+def test_html_export_is_printable_and_self_contained(catalog):
+    document = export.html(catalog)
+    assert "@media print" in document and "@page" in document
+    assert 'http-equiv="Content-Security-Policy"' in document
+    assert "default-src 'none'" in htmllib.unescape(document)
+    assert "<script" not in document
+    assert not re.search(r"<(link|img|iframe)\b|\bsrc=", document), "no external resources"
+
+
+def test_cli_export_writes_the_document(tmp_path):
+    out = tmp_path / "phone-scripts.md"
+    proc = subprocess.run([sys.executable, "-m", "bot", "scripts", "export", "--format", "md", "-o", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Content last changed:" in out.read_text()
+    proc = subprocess.run([sys.executable, "-m", "bot", "scripts", "export", "--format", "html"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("<!doctype html>")
+
+
+def test_cli_search_with_the_model(model_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "scripts", "search", "--model", str(model_path),
+         "does insurance pay for spravato"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "utter_faq/insurance" in proc.stdout
+    assert "(ranking: model + keywords)" in proc.stdout
+    assert "CRISIS" not in proc.stdout
+
+
+def test_cli_search_puts_the_crisis_script_first():
+    proc = subprocess.run([sys.executable, "-m", "bot", "scripts", "search", "--no-model", CRISIS_QUERIES[0]],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.lstrip("!\n").startswith("CRISIS: USE THE CRISIS SCRIPT NOW")
+    assert "988" in proc.stdout and "911" in proc.stdout
+
+
+# ----------------------------------------------------------------- access control
+def test_token_configuration(tmp_path):
+    with pytest.raises(auth.TokenError):
+        auth.load_token(tmp_path / "missing", env={})
+    with pytest.raises(auth.TokenError):
+        auth.load_token(tmp_path / "missing", env={auth.TOKEN_ENV: "short"})
+    assert auth.load_token(tmp_path / "missing", env={auth.TOKEN_ENV: TOKEN}) == TOKEN
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    path.chmod(0o644)
+    with pytest.raises(auth.TokenError):     # readable by others
+        auth.load_token(path, env={})
+    path.chmod(0o600)
+    assert auth.load_token(path, env={}) == TOKEN
+
+
+@pytest.mark.parametrize("path", ["/", "/?q=insurance", "/browse", "/print", "/export.md", "/export.html",
+                                  "/api/search?q=insurance", "/nope"])
+def test_every_page_refuses_a_request_without_or_with_a_wrong_token(console, path):
+    for headers in ({}, bearer("wrong-token-0123456789abcdef"), bearer(""), {"Authorization": TOKEN},
+                    {"Cookie": f"{auth.COOKIE_NAME}=123.abc"}, {"Accept": "text/html"}):
+        status, _, body = request(console + path, headers=headers)
+        assert status == 401, (path, headers, status)
+        assert "Sample" not in body and "utter_" not in body   # no content leaks
+
+
+@pytest.mark.parametrize("path", ["/", "/browse", "/print", "/export.md", "/export.html", "/api/search?q=cost"])
+def test_pages_answer_with_the_token_and_strict_headers(console, path):
+    status, headers, body = request(console + path, headers=bearer())
+    assert status == 200, (path, status)
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "unsafe-inline" not in policy and "http" not in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Cache-Control"] == "no-store"
+    if path in ("/", "/browse", "/print"):
+        assert 'id="crisis-script"' in body       # the crisis script is pinned on every screen
+        assert htmllib.escape(load_crisis_script().headline) in body
+
+
+def test_login_form_sets_a_strict_http_only_cookie(console):
+    form = urllib.parse.urlencode({"token": "wrong-token-0123456789"}).encode()
+    status, headers, _ = request(console + "/login", data=form, method="POST")
+    assert status == 401 and "Set-Cookie" not in headers
+    form = urllib.parse.urlencode({"token": TOKEN}).encode()
+    status, headers, _ = request(console + "/login", data=form, method="POST")
+    assert status == 303 and headers["Location"] == "/"
+    cookie = headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
+    session = cookie.split(";", 1)[0]
+    status, _, body = request(console + "/browse", headers={"Cookie": session})
+    assert status == 200 and "utter_faq/" in body
+    status, headers, _ = request(console + "/logout", data=b"", method="POST", headers={"Cookie": session})
+    assert status == 303 and "Max-Age=0" in headers["Set-Cookie"]
+
+
+def test_cross_site_login_post_is_refused(console):
+    form = urllib.parse.urlencode({"token": TOKEN}).encode()
+    status, headers, _ = request(console + "/login", data=form, method="POST",
+                                 headers={"Origin": "https://evil.example"})
+    assert status == 403 and "Set-Cookie" not in headers
+
+
+def test_repeated_wrong_tokens_are_throttled(catalog, keyword_searcher):
+    app = ConsoleApp(catalog, keyword_searcher, auth.Guard(TOKEN), auth.LoginThrottle(limit=3), log_requests=False)
+    server, _ = start_in_thread(app)
+    try:
+        form = urllib.parse.urlencode({"token": "wrong-token-0123456789"}).encode()
+        codes = [request(server.url + "/login", data=form, method="POST")[0] for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        good = urllib.parse.urlencode({"token": TOKEN}).encode()
+        assert request(server.url + "/login", data=good, method="POST")[0] == 429
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_search_page_escapes_the_query_and_shows_crisis_first(console):
+    query = '<script>alert("x")</script> does insurance pay'
+    status, _, body = request(console + "/?" + urllib.parse.urlencode({"q": query}), headers=bearer())
+    assert status == 200
+    assert "<script>alert" not in body and "&lt;script&gt;alert(&quot;x&quot;)" in body
+    status, _, body = request(console + "/?" + urllib.parse.urlencode({"q": CRISIS_QUERIES[0]}), headers=bearer())
+    assert 'id="crisis-result"' in body
+    assert body.index('id="crisis-result"') < body.index('class="card answer"')
+
+
+def test_api_search_returns_json(console):
+    status, _, body = request(console + "/api/search?q=" + urllib.parse.quote("how long is a session"),
+                              headers=bearer())
+    payload = json.loads(body)
+    assert status == 200 and payload["crisis"] is False
+    assert "utter_faq/session_length" in [r["response"] for r in payload["results"]]
+    for result in payload["results"]:
+        assert result["topic"] and result["texts"] and "sources" in result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _console_env() -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != auth.TOKEN_ENV}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def test_console_refuses_to_start_without_a_token(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "console", "--no-model", "--port", str(_free_port()),
+         "--token-file", str(tmp_path / "none")],
+        cwd=ROOT, env=_console_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Refusing to start" in proc.stderr
+
+
+def test_console_dev_token_binds_loopback_and_works(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console", "--no-model", "--dev-token", "--quiet", "--port", str(port),
+         "--token-file", str(tmp_path / "none")],
+        cwd=ROOT, env=_console_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )
+    try:
+        token, deadline = None, time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+            if line.startswith("Development token for this run only:"):
+                token = line.rsplit(":", 1)[1].strip()
+            if "Staff console on http://127.0.0.1:" in line:
+                break
+        assert token and len(token) >= auth.MIN_TOKEN_LENGTH
+        url = f"http://127.0.0.1:{port}"
+        assert request(url + "/")[0] == 401
+        assert request(url + "/", headers=bearer(token))[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_console_binds_to_loopback_by_default():
+    import argparse
+
+    from bot.console.cli import add_console_arguments
+
+    parser = argparse.ArgumentParser()
+    add_console_arguments(parser)
+    args = parser.parse_args([])
+    assert args.host == "127.0.0.1" and args.port == 8081
+
+
+def test_request_log_never_holds_the_callers_words(catalog, keyword_searcher, capsys):
+    app = ConsoleApp(catalog, keyword_searcher, auth.Guard(TOKEN), log_requests=True)
+    server, _ = start_in_thread(app)
+    try:
+        request(server.url + "/?" + urllib.parse.urlencode({"q": "my husband wants to die"}), headers=bearer())
+        request(server.url + "/api/search?q=secret+words")
+    finally:
+        server.shutdown()
+        server.server_close()
+    log = capsys.readouterr().err
+    assert "GET / 200" in log and "GET /api/search 401" in log
+    assert "husband" not in log and "secret" not in log

@@ -1,0 +1,1063 @@
+/*!
+ * Clinic chat widget for the ketamine-therapy decision aid (Rasa REST channel).
+ * Plain JavaScript, no dependencies, no build step. Embed with ONE tag:
+ *
+ *   <script src="https://your-site.example/widget/widget.js" defer
+ *           data-server="https://bot.your-site.example"
+ *           data-clinic-name="Your Clinic" data-clinic-phone="(555) 010-0199"></script>
+ *
+ * See widget/README.md for every data attribute.
+ *
+ * Page-safety rules this file keeps:
+ * - every text from the server or the visitor goes into the page with
+ *   textContent / createTextNode, never innerHTML;
+ * - links are built only from http, https, tel and sms URLs, and open with
+ *   rel="noopener noreferrer";
+ * - the only network requests are to the configured server (and the widget's
+ *   own stylesheet, next to this file). No images, fonts or scripts from the
+ *   server's replies are loaded.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || window.__kaidWidget) {
+    return;
+  }
+  window.__kaidWidget = true;
+
+  // ---------------------------------------------------------------- config
+  function attr(name, fallback) {
+    var value = script.getAttribute("data-" + name);
+    return value === null || value.trim() === "" ? fallback : value.trim();
+  }
+
+  var DEFAULT_COLOR = "#0b5cab";
+  var clinicName = attr("clinic-name", "our clinic");
+  var clinicPhone = attr("clinic-phone", "");
+  var config = {
+    server: parseServer(attr("server", "")),
+    clinicName: clinicName,
+    clinicPhone: clinicPhone,
+    title: attr("title", clinicName + " assistant"),
+    launcherLabel: attr("launcher-label", "Questions? Chat with us"),
+    greeting: attr(
+      "greeting",
+      "Hi! Ask me a question about ketamine treatment, or pick a topic below."
+    ),
+    suggestions: splitList(
+      attr(
+        "suggestions",
+        "How does IV ketamine work?|What are the side effects of ketamine?|" +
+          "Does insurance cover ketamine treatment?|Compare my options"
+      )
+    ),
+    color: attr("color", DEFAULT_COLOR),
+    textColor: attr("text-color", ""),
+    position: attr("position", "right") === "left" ? "left" : "right",
+    storage: attr("storage", "session") === "local" ? "local" : "session",
+    css: attr("css", ""),
+    timeoutMs: clampInt(attr("timeout", "30"), 5, 120, 30) * 1000,
+  };
+
+  function parseServer(raw) {
+    if (!raw) return null;
+    try {
+      var url = new URL(raw, window.location.href);
+      if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+      return url.origin + url.pathname.replace(/\/+$/, "");
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function splitList(raw) {
+    return raw
+      .split("|")
+      .map(function (s) { return s.trim(); })
+      .filter(function (s) { return s.length > 0; })
+      .slice(0, 6);
+  }
+
+  function clampInt(raw, lo, hi, fallback) {
+    var n = parseInt(raw, 10);
+    if (isNaN(n)) return fallback;
+    return Math.min(hi, Math.max(lo, n));
+  }
+
+  var WEBHOOK = config.server ? config.server + "/webhooks/rest/webhook" : null;
+  var STORE_KEY = "kaid:v1:" + (config.server || "none");
+  var MAX_HISTORY = 200;
+  var MAX_TEXT = 5000;
+  var INPUT_MAX = 1000;
+
+  // ---------------------------------------------------------------- colours
+  // The configured colour is used for the header, the launcher and the
+  // visitor's bubbles. Text on it is white or near-black, whichever contrasts
+  // more (always >= 4.5:1); accent-coloured text on white is darkened until
+  // it reaches 4.5:1.
+  function parseHex(hex) {
+    var m = /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(hex || "");
+    if (!m) return null;
+    var h = m[1];
+    if (h.length === 3) h = h[0] + h[0] + h[1] + h[1] + h[2] + h[2];
+    return [parseInt(h.slice(0, 2), 16), parseInt(h.slice(2, 4), 16), parseInt(h.slice(4, 6), 16)];
+  }
+
+  function toHex(rgb) {
+    return "#" + rgb.map(function (c) {
+      var s = Math.round(c).toString(16);
+      return s.length === 1 ? "0" + s : s;
+    }).join("");
+  }
+
+  function luminance(rgb) {
+    var c = rgb.map(function (v) {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  }
+
+  function contrast(a, b) {
+    var la = luminance(a), lb = luminance(b);
+    return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+  }
+
+  var WHITE = [255, 255, 255];
+  var INK = [17, 17, 17];
+
+  function palette() {
+    var accent = parseHex(config.color) || parseHex(DEFAULT_COLOR);
+    var onAccent = contrast(accent, WHITE) >= contrast(accent, INK) ? WHITE : INK;
+    var wanted = parseHex(config.textColor);
+    if (wanted && contrast(accent, wanted) >= 4.5) onAccent = wanted;
+    var ink = accent.slice();
+    for (var i = 0; i < 20 && contrast(ink, WHITE) < 4.5; i++) {
+      ink = ink.map(function (c) { return c * 0.85; });
+    }
+    return { accent: toHex(accent), onAccent: toHex(onAccent), accentInk: toHex(ink) };
+  }
+
+  // ---------------------------------------------------------------- storage
+  var memoryStore = {};
+  var store = (function () {
+    try {
+      var s = config.storage === "local" ? window.localStorage : window.sessionStorage;
+      var probe = "kaid:probe";
+      s.setItem(probe, "1");
+      s.removeItem(probe);
+      return s;
+    } catch (e) {
+      return null;
+    }
+  })();
+
+  function loadState() {
+    var raw = null;
+    try {
+      raw = store ? store.getItem(STORE_KEY) : memoryStore[STORE_KEY];
+    } catch (e) { raw = null; }
+    var state = null;
+    try { state = raw ? JSON.parse(raw) : null; } catch (e) { state = null; }
+    if (!state || typeof state !== "object" || typeof state.sender !== "string" ||
+        !Array.isArray(state.messages)) {
+      state = { sender: newSenderId(), messages: [], open: false };
+    }
+    state.messages = state.messages.filter(isStoredMessage).slice(-MAX_HISTORY);
+    return state;
+  }
+
+  function saveState() {
+    state.messages = state.messages.slice(-MAX_HISTORY);
+    var raw = JSON.stringify(state);
+    try {
+      if (store) store.setItem(STORE_KEY, raw);
+      else memoryStore[STORE_KEY] = raw;
+    } catch (e) { /* quota or privacy mode: the conversation still works */ }
+  }
+
+  function isStoredMessage(m) {
+    return m && typeof m === "object" && (m.role === "user" || m.role === "bot");
+  }
+
+  function newSenderId() {
+    var c = window.crypto || window.msCrypto;
+    if (c && typeof c.randomUUID === "function") return "web-" + c.randomUUID();
+    var bytes = new Uint8Array(16);
+    if (c && c.getRandomValues) {
+      c.getRandomValues(bytes);
+    } else {
+      for (var i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+    }
+    return "web-" + Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  // ---------------------------------------------------------------- links
+  var SAFE_PROTOCOLS = { "http:": true, "https:": true, "tel:": true, "sms:": true };
+
+  /** Returns a safe absolute href, or null for anything but http/https/tel/sms. */
+  function safeHref(raw) {
+    if (typeof raw !== "string") return null;
+    var trimmed = raw.trim();
+    if (!trimmed) return null;
+    var url;
+    try {
+      url = new URL(trimmed);
+    } catch (e) {
+      return null;
+    }
+    return SAFE_PROTOCOLS[url.protocol] ? url.href : null;
+  }
+
+  function telHref(phone) {
+    var digits = String(phone || "").replace(/[^\d+]/g, "");
+    return digits.replace(/\D/g, "").length >= 3 ? "tel:" + digits : null;
+  }
+
+  function link(href, text, extraClass) {
+    var safe = safeHref(href);
+    if (!safe) return document.createTextNode(text);
+    var a = document.createElement("a");
+    a.href = safe;
+    a.rel = "noopener noreferrer";
+    a.className = "kaid-link" + (extraClass ? " " + extraClass : "");
+    a.textContent = text;
+    if (/^https?:/i.test(safe)) {
+      a.target = "_blank";
+      var hint = document.createElement("span");
+      hint.className = "kaid-sr";
+      hint.textContent = " (opens in a new tab)";
+      a.appendChild(hint);
+    }
+    return a;
+  }
+
+  function escapeRegExp(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+
+  // URLs, the 988 Lifeline site, Poison Help's number and the clinic's phone.
+  var linkPatterns = [
+    "\\bhttps?:\\/\\/[^\\s<>\"'`]+",
+    "\\b988lifeline\\.org(?:\\/[^\\s<>\"'`]*)?",
+    "\\b1-800-222-1222\\b",
+  ];
+  if (config.clinicPhone && config.clinicPhone.replace(/\D/g, "").length >= 3) {
+    linkPatterns.push(escapeRegExp(config.clinicPhone));
+  }
+  var LINK_RE = new RegExp(linkPatterns.join("|"), "gi");
+
+  function hrefForMatch(match) {
+    if (/^https?:\/\//i.test(match)) return match;
+    if (/^988lifeline\.org/i.test(match)) return "https://" + match;
+    return telHref(match);
+  }
+
+  /** Appends text with URLs and phone numbers turned into safe links. */
+  function appendRichText(parent, text) {
+    LINK_RE.lastIndex = 0;
+    var last = 0;
+    var m;
+    while ((m = LINK_RE.exec(text)) !== null) {
+      var match = m[0];
+      var trail = /[.,;:!?)\]]+$/.exec(match);
+      if (trail && /^https?:|^988/i.test(match)) {
+        match = match.slice(0, -trail[0].length);
+      }
+      if (!match) { LINK_RE.lastIndex = m.index + 1; continue; }
+      parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      parent.appendChild(link(hrefForMatch(match), match));
+      last = m.index + match.length;
+      LINK_RE.lastIndex = last;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  // ---------------------------------------------------------------- crisis
+  /**
+   * The bot's crisis reply (domain response utter_crisis, English or Spanish)
+   * names 988, 911 and at least one more crisis line (988lifeline.org, 741741,
+   * Poison Help). Other replies that mention 988 and 911 ("something went
+   * wrong") name no third line, so they are not mistaken for it.
+   * tests/browser/test_widget_unit.py checks this against every reviewed reply.
+   */
+  function isCrisisText(text) {
+    if (typeof text !== "string") return false;
+    var t = text.toLowerCase();
+    if (t.indexOf("988") === -1 || t.indexOf("911") === -1) return false;
+    return t.indexOf("988lifeline") !== -1 || t.indexOf("741741") !== -1 ||
+      t.indexOf("1-800-222-1222") !== -1;
+  }
+
+  function isSpanish(text) {
+    return /\b(llama|llame|gracias|ayuda)\b/i.test(text) && !/988lifeline/i.test(text);
+  }
+
+  // ---------------------------------------------------------------- server replies
+  function cleanString(value, max) {
+    return typeof value === "string" ? value.slice(0, max || MAX_TEXT) : "";
+  }
+
+  function cleanButtons(buttons) {
+    if (!Array.isArray(buttons)) return [];
+    return buttons.slice(0, 12).map(function (b) {
+      if (!b || typeof b !== "object") return null;
+      var title = cleanString(b.title, 200);
+      var payload = cleanString(b.payload, INPUT_MAX) || title;
+      return title ? { title: title, payload: payload } : null;
+    }).filter(Boolean);
+  }
+
+  function cellText(value) {
+    if (value === null || value === undefined) return "";
+    if (typeof value === "string") return value.slice(0, 2000);
+    if (typeof value === "number" || typeof value === "boolean") return String(value);
+    if (typeof value === "object") {
+      return cellText(value.text !== undefined ? value.text :
+        value.title !== undefined ? value.title :
+        value.label !== undefined ? value.label : value.value);
+    }
+    return "";
+  }
+
+  /** Keeps only the fields the widget renders, as plain strings. */
+  function cleanTable(custom) {
+    var columns = Array.isArray(custom.columns) ? custom.columns.slice(0, 12).map(cellText) : [];
+    var rows = Array.isArray(custom.rows) ? custom.rows.slice(0, 60).map(function (row) {
+      if (Array.isArray(row)) return row.slice(0, 12).map(cellText);
+      if (row && typeof row === "object") {
+        var cells = Array.isArray(row.cells) ? row.cells : Array.isArray(row.values) ? row.values : [];
+        var label = row.label !== undefined ? row.label : row.title !== undefined ? row.title : row.feature;
+        return (label !== undefined ? [label] : []).concat(cells).slice(0, 12).map(cellText);
+      }
+      return null;
+    }).filter(Boolean) : [];
+    var notes = [];
+    ["note", "not_advice", "notes", "footnote", "disclaimer"].forEach(function (key) {
+      var v = custom[key];
+      if (typeof v === "string" && v.trim()) notes.push(v.slice(0, 2000));
+      else if (Array.isArray(v)) {
+        v.slice(0, 10).forEach(function (x) { var t = cellText(x); if (t) notes.push(t); });
+      }
+    });
+    var sources = Array.isArray(custom.sources) ? custom.sources.slice(0, 12).map(function (src) {
+      return typeof src === "string" ? src.slice(0, 300) : cellText(src && (src.title || src.file));
+    }).filter(Boolean) : [];
+    return {
+      type: "comparison_table",
+      title: cellText(custom.title),
+      intro: cellText(custom.intro),
+      columns: columns,
+      rows: rows,
+      notes: notes,
+      sources: sources,
+      reviewed: cellText(custom.reviewed).slice(0, 40),
+    };
+  }
+
+  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December"];
+
+  /** "2026-11-27" -> "November 27, 2026" (any other text is shown as it is). */
+  function humanDate(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    if (!m || +m[2] < 1 || +m[2] > 12) return iso;
+    return MONTHS[+m[2] - 1] + " " + (+m[3]) + ", " + m[1];
+  }
+
+  function cleanReply(item) {
+    if (!item || typeof item !== "object") return null;
+    var msg = { role: "bot" };
+    var text = cleanString(item.text);
+    if (text) msg.text = text;
+    var buttons = cleanButtons(item.buttons);
+    if (buttons.length) msg.buttons = buttons;
+    var custom = item.custom && typeof item.custom === "object" ? item.custom : null;
+    if (custom && custom.type === "comparison_table") {
+      msg.table = cleanTable(custom);
+    } else if (custom && custom.type === "summary" && custom.copyable) {
+      msg.copyable = true;
+    } else if (custom && custom.type === "question" && isFinite(custom.step) && isFinite(custom.steps) &&
+               +custom.steps > 1) {
+      msg.step = "Question " + Math.floor(+custom.step) + " of " + Math.floor(+custom.steps);
+    }
+    return msg.text || msg.buttons || msg.table || msg.copyable || msg.step ? msg : null;
+  }
+
+  /**
+   * A reply and its widget payload arrive as two list items: {text, buttons}
+   * then {custom}. They are joined into one message, so the payload's table
+   * or copy button goes with its text.
+   */
+  function mergeReplies(items) {
+    var out = [];
+    items.forEach(function (m) {
+      var prev = out[out.length - 1];
+      var payloadOnly = !m.text && !m.buttons;
+      if (prev && payloadOnly && prev.text && !prev.table && !prev.copyable && !prev.step) {
+        if (m.table) prev.table = m.table;
+        if (m.copyable) prev.copyable = true;
+        if (m.step) prev.step = m.step;
+        if (!m.table && !m.copyable && !m.step) out.push(m);
+        return;
+      }
+      out.push(m);
+    });
+    return out.filter(function (m) { return m.text || m.buttons || m.table; });
+  }
+
+  // ---------------------------------------------------------------- DOM helpers
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function setAttrs(node, attrs) {
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    return node;
+  }
+
+  function svgIcon(kind) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    setAttrs(svg, { viewBox: "0 0 24 24", width: "24", height: "24", "aria-hidden": "true",
+      focusable: "false", "class": "kaid-icon" });
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", kind === "close"
+      ? "M18.3 5.7a1 1 0 0 0-1.4 0L12 10.6 7.1 5.7a1 1 0 0 0-1.4 1.4l4.9 4.9-4.9 4.9a1 1 0 1 0 1.4 1.4l4.9-4.9 4.9 4.9a1 1 0 0 0 1.4-1.4L13.4 12l4.9-4.9a1 1 0 0 0 0-1.4z"
+      : "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2zm3 6a1.3 1.3 0 1 0 0 2.6A1.3 1.3 0 0 0 7 10zm5 0a1.3 1.3 0 1 0 0 2.6A1.3 1.3 0 0 0 12 10zm5 0a1.3 1.3 0 1 0 0 2.6A1.3 1.3 0 0 0 17 10z");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  // ---------------------------------------------------------------- build UI
+  var state = loadState();
+  var busy = false;
+  var lastFailed = null;
+
+  function loadStylesheet() {
+    var href = config.css;
+    if (!href) {
+      try { href = new URL("widget.css", script.src).href; } catch (e) { href = ""; }
+    }
+    var safe = safeHref(href);
+    if (!safe || !/^https?:/i.test(safe)) return;
+    if (document.querySelector('link[data-kaid-css]')) return;
+    var linkEl = document.createElement("link");
+    linkEl.rel = "stylesheet";
+    linkEl.href = safe;
+    linkEl.setAttribute("data-kaid-css", "");
+    (document.head || document.documentElement).appendChild(linkEl);
+  }
+
+  var colors = palette();
+  var root = el("div", "kaid-root kaid-pos-" + config.position);
+  root.setAttribute("data-kaid", "");
+  root.style.setProperty("--kaid-accent", colors.accent);
+  root.style.setProperty("--kaid-on-accent", colors.onAccent);
+  root.style.setProperty("--kaid-accent-ink", colors.accentInk);
+
+  var launcher = setAttrs(el("button", "kaid-launcher"), {
+    type: "button", "aria-expanded": "false", "aria-controls": "kaid-panel",
+  });
+  launcher.appendChild(svgIcon("chat"));
+  launcher.appendChild(el("span", "kaid-launcher-text", config.launcherLabel));
+
+  var panel = setAttrs(el("section", "kaid-panel"), {
+    id: "kaid-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "kaid-title",
+    "aria-describedby": "kaid-disclaimer",
+  });
+  panel.hidden = true;
+
+  // Header: title and close on the first row; "automated" note, expand and
+  // start over on the second.
+  var header = el("div", "kaid-header");
+  var headTop = el("div", "kaid-header-row");
+  var title = setAttrs(el("h2", "kaid-title", config.title), { id: "kaid-title" });
+  var closeBtn = setAttrs(el("button", "kaid-hbtn kaid-close"), {
+    type: "button", "aria-label": "Close chat",
+  });
+  closeBtn.appendChild(svgIcon("close"));
+  headTop.appendChild(title);
+  headTop.appendChild(closeBtn);
+  var headBottom = el("div", "kaid-header-row kaid-header-row2");
+  headBottom.appendChild(el("p", "kaid-subtitle", "Automated assistant · not medical advice"));
+  var headActions = el("div", "kaid-header-actions");
+  var expandBtn = setAttrs(el("button", "kaid-hbtn kaid-expand", "Expand"), {
+    type: "button", "aria-pressed": "false", title: "Make the chat window bigger",
+  });
+  var restartBtn = setAttrs(el("button", "kaid-hbtn kaid-restart", "Start over"), {
+    type: "button", title: "Clear this conversation and start a new one",
+  });
+  headActions.appendChild(expandBtn);
+  headActions.appendChild(restartBtn);
+  headBottom.appendChild(headActions);
+  header.appendChild(headTop);
+  header.appendChild(headBottom);
+
+  // Permanent crisis line under the header.
+  var crisisBar = setAttrs(el("div", "kaid-crisis-bar"), { role: "note", "aria-label": "Crisis help" });
+  crisisBar.appendChild(el("span", "kaid-crisis-bar-text", "In crisis? Call or text 988"));
+  var crisisLinks = el("span", "kaid-crisis-bar-links");
+  crisisLinks.appendChild(link("tel:988", "Call 988", "kaid-crisis-link"));
+  crisisLinks.appendChild(link("sms:988", "Text 988", "kaid-crisis-link"));
+  crisisBar.appendChild(crisisLinks);
+
+  // Conversation log.
+  var log = setAttrs(el("div", "kaid-log"), {
+    role: "region", "aria-label": "Conversation", tabindex: "0",
+  });
+  var disclaimer = setAttrs(el("div", "kaid-disclaimer"), { id: "kaid-disclaimer" });
+  disclaimer.appendChild(el("strong", "kaid-disclaimer-title", "Before you start"));
+  disclaimer.appendChild(el("p", null,
+    "This is an automated assistant, not a person. It shares general, educational " +
+    "information. It is not medical advice. For questions about your own health, talk " +
+    "with your clinician."));
+  var disclaimerCrisis = el("p", null, "In crisis? Call or text 988 (");
+  disclaimerCrisis.appendChild(link("tel:988", "call"));
+  disclaimerCrisis.appendChild(document.createTextNode(", "));
+  disclaimerCrisis.appendChild(link("sms:988", "text"));
+  disclaimerCrisis.appendChild(document.createTextNode("). In an emergency, call 911."));
+  disclaimer.appendChild(disclaimerCrisis);
+  var messages = el("div", "kaid-messages");
+  log.appendChild(disclaimer);
+  log.appendChild(messages);
+
+  // Composer.
+  var form = setAttrs(el("form", "kaid-form"), { novalidate: "" });
+  var inputLabel = setAttrs(el("label", "kaid-sr", "Type your question"), { "for": "kaid-input" });
+  var input = setAttrs(el("textarea", "kaid-input"), {
+    id: "kaid-input", rows: "1", maxlength: String(INPUT_MAX), autocomplete: "off",
+    placeholder: "Type your question…", "aria-describedby": "kaid-input-hint",
+  });
+  var inputHint = setAttrs(el("span", "kaid-sr",
+    "Press Enter to send, Shift and Enter for a new line. Press Escape to close the chat."),
+  { id: "kaid-input-hint" });
+  var sendBtn = setAttrs(el("button", "kaid-send", "Send"), { type: "submit" });
+  form.appendChild(inputLabel);
+  form.appendChild(input);
+  form.appendChild(inputHint);
+  form.appendChild(sendBtn);
+
+  // Screen-reader announcements (bot messages, errors).
+  var live = setAttrs(el("div", "kaid-sr"), { "aria-live": "polite", role: "status", id: "kaid-live" });
+  var alertLive = setAttrs(el("div", "kaid-sr"), { "aria-live": "assertive", role: "alert", id: "kaid-alert" });
+
+  panel.appendChild(header);
+  panel.appendChild(crisisBar);
+  panel.appendChild(log);
+  panel.appendChild(form);
+  panel.appendChild(live);
+  panel.appendChild(alertLive);
+  root.appendChild(panel);
+  root.appendChild(launcher);
+
+  // ---------------------------------------------------------------- rendering
+  function bubble(role, extraClass) {
+    var row = el("div", "kaid-msg kaid-" + role + (extraClass ? " " + extraClass : ""));
+    var who = el("span", "kaid-sr", role === "user" ? "You said: " : "Assistant: ");
+    row.appendChild(who);
+    return row;
+  }
+
+  function renderUser(msg) {
+    var row = bubble("user");
+    var body = el("div", "kaid-bubble");
+    body.appendChild(document.createTextNode(msg.text));
+    row.appendChild(body);
+    return row;
+  }
+
+  function renderCrisis(text) {
+    var es = isSpanish(text);
+    var card = setAttrs(el("div", "kaid-crisis-card"), {
+      role: "group", "aria-label": es ? "Ayuda en crisis" : "Crisis help",
+    });
+    card.appendChild(el("p", "kaid-crisis-heading", es ? "Hay ayuda ahora mismo" : "Help is available right now"));
+    // The actions come first, so they are on screen without scrolling.
+    var actions = el("div", "kaid-crisis-actions");
+    actions.appendChild(link("tel:988", es ? "Llamar al 988" : "Call 988", "kaid-action kaid-action-primary"));
+    actions.appendChild(link("sms:988", es ? "Mensaje al 988" : "Text 988", "kaid-action kaid-action-primary"));
+    actions.appendChild(link("tel:911", es ? "Llamar al 911" : "Call 911", "kaid-action kaid-action-emergency"));
+    card.appendChild(actions);
+    var body = el("div", "kaid-crisis-text");
+    appendRichText(body, text);
+    card.appendChild(body);
+    return card;
+  }
+
+  function renderTable(table, textVersion) {
+    var wrap = el("div", "kaid-table-wrap");
+    var tableEl = setAttrs(el("table", "kaid-table"), { role: "table" });
+    var width = Math.max(table.columns.length, table.rows.reduce(function (n, r) {
+      return Math.max(n, r.length);
+    }, 0));
+    var columns = table.columns.slice();
+    while (columns.length < width) columns.push("");
+    if (table.title || table.intro) {
+      var caption = el("caption");
+      if (table.title) caption.appendChild(el("span", "kaid-table-title", table.title));
+      if (table.intro) {
+        var intro = el("span", "kaid-table-intro");
+        appendRichText(intro, table.intro);
+        caption.appendChild(intro);
+      }
+      tableEl.appendChild(caption);
+    }
+    var thead = setAttrs(el("thead"), { role: "rowgroup" });
+    var headRow = setAttrs(el("tr"), { role: "row" });
+    columns.forEach(function (c, i) {
+      var th = setAttrs(el("th"), { scope: "col", role: "columnheader" });
+      if (c) th.textContent = c;
+      else th.appendChild(el("span", "kaid-sr", i === 0 ? "Topic" : "Column " + (i + 1)));
+      headRow.appendChild(th);
+    });
+    thead.appendChild(headRow);
+    tableEl.appendChild(thead);
+    var tbody = setAttrs(el("tbody"), { role: "rowgroup" });
+    table.rows.forEach(function (row) {
+      var tr = setAttrs(el("tr"), { role: "row" });
+      for (var i = 0; i < width; i++) {
+        var value = row[i] === undefined ? "" : row[i];
+        if (i === 0) {
+          var th = setAttrs(el("th", "kaid-row-head"), { scope: "row", role: "rowheader" });
+          appendRichText(th, value);
+          tr.appendChild(th);
+        } else {
+          var td = setAttrs(el("td"), { role: "cell" });
+          if (columns[i]) {
+            // The column name repeated for the stacked (phone) layout; screen
+            // readers get it from the table headers instead.
+            var label = setAttrs(el("span", "kaid-cell-label", columns[i]), { "aria-hidden": "true" });
+            td.appendChild(label);
+          }
+          var val = el("span", "kaid-cell-value");
+          appendRichText(val, value || "—");
+          td.appendChild(val);
+          tr.appendChild(td);
+        }
+      }
+      tbody.appendChild(tr);
+    });
+    tableEl.appendChild(tbody);
+    wrap.appendChild(tableEl);
+    table.notes.forEach(function (note) {
+      var p = el("p", "kaid-table-note");
+      appendRichText(p, note);
+      wrap.appendChild(p);
+    });
+    if (table.sources.length) {
+      wrap.appendChild(el("p", "kaid-table-meta", "Sources: " + table.sources.join("; ") + "."));
+    }
+    if (table.reviewed) {
+      wrap.appendChild(el("p", "kaid-table-meta", "Last reviewed " + humanDate(table.reviewed) + "."));
+    }
+    if (textVersion) {
+      // The same information as plain text (the bot sends both), for copying
+      // or for anyone who prefers reading it that way.
+      var details = el("details", "kaid-text-version");
+      details.appendChild(el("summary", null, "Show as text"));
+      var body = el("div", "kaid-text-version-body");
+      appendRichText(body, textVersion);
+      details.appendChild(body);
+      wrap.appendChild(details);
+    }
+    return wrap;
+  }
+
+  function copyText(text, button) {
+    function done(ok) {
+      button.textContent = ok ? "Copied" : "Select the text to copy it";
+      announce(ok ? "Copied to the clipboard." : "Copying did not work. Select the text to copy it.", false);
+      window.setTimeout(function () { button.textContent = "Copy this list"; }, 2500);
+    }
+    if (navigator.clipboard && typeof navigator.clipboard.writeText === "function") {
+      navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
+    } else {
+      done(false);
+    }
+  }
+
+  /**
+   * After a button that disappears (quick reply, retry) is used, focus must not
+   * fall back to the page: keyboard users go on in the message box; after a
+   * tap, focus rests on the conversation (no on-screen keyboard pops up).
+   */
+  function keepFocus(event) {
+    if (event && event.detail === 0) input.focus();
+    else log.focus({ preventScroll: true });
+  }
+
+  function renderButtons(buttons, onChoose) {
+    var group = setAttrs(el("div", "kaid-quick"), { role: "group", "aria-label": "Suggested replies" });
+    buttons.forEach(function (b) {
+      var btn = setAttrs(el("button", "kaid-quick-btn", b.title), { type: "button" });
+      btn.addEventListener("click", function (event) {
+        onChoose(b);
+        keepFocus(event);
+      });
+      group.appendChild(btn);
+    });
+    return group;
+  }
+
+  function renderBot(msg, showButtons) {
+    var frag = document.createDocumentFragment();
+    if (msg.table) {
+      // The table replaces its plain-text twin (kept under "Show as text").
+      var trow = bubble("bot", "kaid-bot-table");
+      trow.appendChild(renderTable(msg.table, msg.text));
+      frag.appendChild(trow);
+    } else if (msg.text) {
+      if (isCrisisText(msg.text)) {
+        var crow = bubble("bot", "kaid-bot-crisis");
+        crow.appendChild(renderCrisis(msg.text));
+        frag.appendChild(crow);
+      } else {
+        var row = bubble("bot");
+        var body = el("div", "kaid-bubble");
+        if (msg.step) body.appendChild(el("span", "kaid-step", msg.step));
+        appendRichText(body, msg.text);
+        if (msg.copyable) {
+          var copy = setAttrs(el("button", "kaid-copy", "Copy this list"), { type: "button" });
+          var text = msg.text;
+          copy.addEventListener("click", function () { copyText(text, copy); });
+          body.appendChild(copy);
+        }
+        row.appendChild(body);
+        frag.appendChild(row);
+      }
+    }
+    if (msg.buttons && showButtons) {
+      frag.appendChild(renderButtons(msg.buttons, function (b) {
+        send(b.payload, b.title);
+      }));
+    }
+    return frag;
+  }
+
+  function renderGreeting(showSuggestions) {
+    var frag = document.createDocumentFragment();
+    var row = bubble("bot", "kaid-greeting");
+    var body = el("div", "kaid-bubble");
+    appendRichText(body, config.greeting);
+    row.appendChild(body);
+    frag.appendChild(row);
+    if (showSuggestions && config.suggestions.length) {
+      frag.appendChild(renderButtons(config.suggestions.map(function (s) {
+        return { title: s, payload: s };
+      }), function (b) { send(b.payload, b.title); }));
+    }
+    return frag;
+  }
+
+  /** Re-draws the whole conversation from state (used on load and after changes). */
+  function renderAll() {
+    messages.textContent = "";
+    typing = null;
+    notice = null;
+    var lastUser = -1;
+    state.messages.forEach(function (m, i) { if (m.role === "user") lastUser = i; });
+    messages.appendChild(renderGreeting(state.messages.length === 0));
+    state.messages.forEach(function (m, i) {
+      var node = m.role === "user" ? renderUser(m) : renderBot(m, i > lastUser && !busy);
+      if (node.firstChild && node.nodeType === 11) node.firstChild.setAttribute("data-kaid-index", String(i));
+      else if (node.setAttribute) node.setAttribute("data-kaid-index", String(i));
+      messages.appendChild(node);
+    });
+    if (busy) showTyping(true);
+    else log.removeAttribute("aria-busy");
+  }
+
+  function scrollToEnd() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  /** Scrolls so a long reply is read from its start, a short one in full. */
+  function revealFrom(index) {
+    var first = messages.querySelector('[data-kaid-index="' + index + '"]');
+    if (!first) { scrollToEnd(); return; }
+    var top = first.offsetTop - 8; // .kaid-log is the offset parent (position: relative)
+    if (log.scrollHeight - top > log.clientHeight) log.scrollTop = Math.max(0, top);
+    else scrollToEnd();
+  }
+
+  /** On open: the disclaimer first for a new conversation, else the latest messages. */
+  function scrollForOpen() {
+    if (state.messages.length === 0) log.scrollTop = 0;
+    else scrollToEnd();
+  }
+
+  function announce(text, assertive) {
+    var region = assertive ? alertLive : live;
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = text; }, 60);
+  }
+
+  function describeForScreenReader(msgs) {
+    var parts = [];
+    var assertive = false;
+    msgs.forEach(function (m) {
+      if (m.table) {
+        if (m.table.intro) parts.push(m.table.intro);
+        parts.push("A table" + (m.table.title ? ", " + m.table.title : "") + ", with " +
+          m.table.rows.length + (m.table.rows.length === 1 ? " row" : " rows") +
+          ", is in the conversation.");
+      } else if (m.text) {
+        if (isCrisisText(m.text)) assertive = true;
+        parts.push(m.text);
+      }
+      if (m.buttons) parts.push(m.buttons.length + " suggested replies.");
+    });
+    return { text: "Assistant: " + parts.join(" "), assertive: assertive };
+  }
+
+  var typing = null;
+  function showTyping(on) {
+    if (on && !typing) {
+      typing = setAttrs(el("div", "kaid-msg kaid-bot kaid-typing"), {});
+      var dots = setAttrs(el("div", "kaid-bubble kaid-dots"), { "aria-hidden": "true" });
+      dots.appendChild(el("span"));
+      dots.appendChild(el("span"));
+      dots.appendChild(el("span"));
+      typing.appendChild(dots);
+      typing.appendChild(el("span", "kaid-sr", "The assistant is typing."));
+      messages.appendChild(typing);
+      log.setAttribute("aria-busy", "true");
+      scrollToEnd();
+    } else if (!on && typing) {
+      typing.parentNode && typing.parentNode.removeChild(typing);
+      typing = null;
+      log.removeAttribute("aria-busy");
+    }
+  }
+
+  var notice = null;
+  function clearNotice() {
+    if (notice && notice.parentNode) notice.parentNode.removeChild(notice);
+    notice = null;
+  }
+
+  function showOffline() {
+    clearNotice();
+    notice = el("div", "kaid-notice");
+    var phoneText = config.clinicPhone ? " at " + config.clinicPhone : "";
+    var p1 = el("p", "kaid-notice-title", "Sorry, the assistant can't be reached right now.");
+    var p2 = el("p");
+    p2.appendChild(document.createTextNode("Please try again, or call " + config.clinicName));
+    if (config.clinicPhone) {
+      p2.appendChild(document.createTextNode(" at "));
+      p2.appendChild(link(telHref(config.clinicPhone), config.clinicPhone));
+    }
+    p2.appendChild(document.createTextNode("."));
+    var p3 = el("p", null, "If you are in crisis, call or text 988. In an emergency, call 911.");
+    var retry = setAttrs(el("button", "kaid-retry", "Try again"), { type: "button" });
+    retry.addEventListener("click", function (event) {
+      if (lastFailed) {
+        var again = lastFailed;
+        clearNotice();
+        post(again.payload, again.silent);
+        keepFocus(event);
+      }
+    });
+    notice.appendChild(p1);
+    notice.appendChild(p2);
+    notice.appendChild(p3);
+    notice.appendChild(retry);
+    messages.appendChild(notice);
+    scrollToEnd();
+    announce("Sorry, the assistant can't be reached right now. Please try again, or call " +
+      config.clinicName + phoneText + ". If you are in crisis, call or text 988.", true);
+  }
+
+  // ---------------------------------------------------------------- network
+  function setBusy(on) {
+    busy = on;
+    sendBtn.setAttribute("aria-disabled", on ? "true" : "false");
+    root.classList.toggle("kaid-is-busy", on);
+  }
+
+  function request(body, timeoutMs) {
+    if (!WEBHOOK) return Promise.reject(new Error("No server configured"));
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = controller ? window.setTimeout(function () { controller.abort(); }, timeoutMs) : null;
+    return window.fetch(WEBHOOK, {
+      method: "POST",
+      mode: "cors",
+      credentials: "omit",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      signal: controller ? controller.signal : undefined,
+    }).then(function (resp) {
+      if (timer) window.clearTimeout(timer);
+      if (!resp.ok) throw new Error("HTTP " + resp.status);
+      return resp.json();
+    }, function (err) {
+      if (timer) window.clearTimeout(timer);
+      throw err;
+    });
+  }
+
+  /** Sends one message; the visitor's bubble shows `shown` (a button title) or the text. */
+  function send(payload, shown) {
+    payload = String(payload || "").trim();
+    if (!payload || busy) return;
+    state.messages.push({ role: "user", text: (shown || payload).slice(0, MAX_TEXT) });
+    saveState();
+    clearNotice();
+    renderAll();
+    scrollToEnd();
+    post(payload, false);
+  }
+
+  function post(payload, silent) {
+    setBusy(true);
+    renderAll();
+    var sender = state.sender;
+    request({ sender: sender, message: payload }, config.timeoutMs).then(function (data) {
+      if (!Array.isArray(data)) throw new Error("Unexpected reply");
+      if (sender !== state.sender) return; // the visitor started over meanwhile
+      var replies = mergeReplies(data.map(cleanReply).filter(Boolean));
+      lastFailed = null;
+      showTyping(false);
+      setBusy(false);
+      var firstNew = state.messages.length;
+      replies.forEach(function (m) { state.messages.push(m); });
+      saveState();
+      renderAll();
+      revealFrom(firstNew);
+      if (replies.length) {
+        var said = describeForScreenReader(replies);
+        announce(said.text, said.assertive);
+      }
+    }).catch(function () {
+      if (sender !== state.sender) return;
+      showTyping(false);
+      setBusy(false);
+      renderAll();
+      lastFailed = { payload: payload, silent: silent };
+      showOffline();
+    });
+  }
+
+  function startOver() {
+    var oldSender = state.sender;
+    if (WEBHOOK) {
+      // Ends the old conversation on the server too (Rasa's built-in restart).
+      try {
+        window.fetch(WEBHOOK, {
+          method: "POST", mode: "cors", credentials: "omit", keepalive: true,
+          referrerPolicy: "no-referrer", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ sender: oldSender, message: "/restart" }),
+        }).catch(function () { /* best effort */ });
+      } catch (e) { /* best effort */ }
+    }
+    state = { sender: newSenderId(), messages: [], open: state.open };
+    lastFailed = null;
+    showTyping(false);
+    setBusy(false);
+    clearNotice();
+    saveState();
+    renderAll();
+    log.scrollTop = 0;
+    input.value = "";
+    autosize();
+    input.focus();
+    announce("The conversation was cleared. You can start a new one.", false);
+  }
+
+  // ---------------------------------------------------------------- open / close
+  function isOpen() { return !panel.hidden; }
+
+  function open(focusInput) {
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    root.classList.add("kaid-is-open");
+    document.documentElement.classList.add("kaid-open");
+    state.open = true;
+    saveState();
+    scrollForOpen();
+    if (focusInput) input.focus();
+  }
+
+  function close() {
+    panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    root.classList.remove("kaid-is-open");
+    document.documentElement.classList.remove("kaid-open");
+    state.open = false;
+    saveState();
+    launcher.focus();
+  }
+
+  function autosize() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 120) + "px";
+  }
+
+  launcher.addEventListener("click", function () {
+    if (isOpen()) close();
+    else open(true);
+  });
+  closeBtn.addEventListener("click", close);
+  restartBtn.addEventListener("click", startOver);
+  expandBtn.addEventListener("click", function () {
+    var on = !root.classList.contains("kaid-is-expanded");
+    root.classList.toggle("kaid-is-expanded", on);
+    expandBtn.setAttribute("aria-pressed", on ? "true" : "false");
+    expandBtn.textContent = on ? "Shrink" : "Expand";
+  });
+  panel.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" || e.key === "Esc") {
+      e.preventDefault();
+      close();
+    }
+  });
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (busy) return;
+    var text = input.value;
+    if (!text.trim()) { input.focus(); return; }
+    input.value = "";
+    autosize();
+    send(text);
+    input.focus();
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      if (typeof form.requestSubmit === "function") form.requestSubmit();
+      else form.dispatchEvent(new Event("submit", { cancelable: true }));
+    }
+  });
+  input.addEventListener("input", autosize);
+
+  // ---------------------------------------------------------------- start
+  function mount() {
+    loadStylesheet();
+    document.body.appendChild(root);
+    renderAll();
+    if (state.open) open(false);
+  }
+
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+
+  // A small, read-only hook for tests and the clinic's own page scripts.
+  window.KetamineAidWidget = {
+    open: function () { open(true); },
+    close: close,
+    startOver: startOver,
+    senderId: function () { return state.sender; },
+    isCrisisText: isCrisisText,
+    safeHref: safeHref,
+  };
+})();
