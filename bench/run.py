@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,7 @@ def train_env(cache: Path, extra: Optional[Dict[str, str]] = None) -> Dict[str, 
 def train_starter(work: Path, warm: bool) -> Dict[str, Any]:
     """`rasa init --no-prompt` (scaffold + training with the default config)."""
     project, cache = work / "starter", work / "starter-cache"
+    project.mkdir(parents=True, exist_ok=True)   # `rasa init --no-prompt` needs it to exist
     env = train_env(cache)
     rasa = str(VENV_BIN / "rasa")
     log("starter bot: rasa init --no-prompt (cold training)")
@@ -232,26 +234,28 @@ def serve_and_measure(
 # crisis detector cost (owned by the safety helper: bench/detector_bench.py)
 # --------------------------------------------------------------------------- #
 
-def detector_cost() -> Dict[str, Any]:
+def detector_cost(timeout: float = 600) -> Dict[str, Any]:
+    """Runs bench/detector_bench.py (the safety work's own benchmark) and keeps its output."""
     script = ROOT / "bench" / "detector_bench.py"
     if not script.exists():
         return {"note": "bench/detector_bench.py not present"}
     try:
-        from bench import detector_bench  # type: ignore
-    except Exception as error:  # noqa: BLE001 - report, never crash the run
-        return {"note": f"bench/detector_bench.py failed to import: {error!r}"}
-    for name in ("measure", "run", "bench", "main_result"):
-        fn = getattr(detector_bench, name, None)
-        if callable(fn):
-            try:
-                out = fn()
-            except TypeError:
-                continue
-            except Exception as error:  # noqa: BLE001
-                return {"note": f"detector_bench.{name}() failed: {error!r}"}
-            if isinstance(out, dict):
-                return out
-    return {"note": "bench/detector_bench.py exposes no measure() returning a dict"}
+        proc = subprocess.run(
+            [sys.executable, str(script), "--repeat", "2"], cwd=ROOT, env=_env(),
+            capture_output=True, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"note": f"bench/detector_bench.py took more than {timeout:.0f}s"}
+    if proc.returncode != 0:
+        return {"note": f"bench/detector_bench.py failed ({proc.returncode}): {proc.stderr[-500:]}"}
+    out = [line for line in proc.stdout.splitlines() if line.strip()]
+    result: Dict[str, Any] = {"output": out}
+    for line in out:
+        match = re.match(r"detector \(uncached\)\s+([\d.]+)\s+([\d.]+)", line)
+        if match:
+            result["uncached_mean_us"] = float(match.group(1))
+            result["uncached_p95_us"] = float(match.group(2))
+    return result
 
 
 # --------------------------------------------------------------------------- #
@@ -366,14 +370,13 @@ def build_table(r: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
 def detector_lines(det: Dict[str, Any]) -> List[str]:
     if not det:
         return []
-    out = ["", "Crisis detector's own cost per message (bench/detector_bench.py):", ""]
-    if "note" in det and len(det) == 1:
+    out = ["", "Crisis detector's own cost per message (`bench/detector_bench.py`, same run):", ""]
+    if "note" in det:
         return out + [f"- {det['note']}"]
-    for k, v in det.items():
-        if isinstance(v, float):
-            v = f"{v:.3g}"
-        out.append(f"- {k}: {v}")
-    return out
+    if "uncached_mean_us" in det:
+        out += [f"Uncached: mean {det['uncached_mean_us'] / 1000:.2f} ms, p95 "
+                f"{det['uncached_p95_us'] / 1000:.2f} ms per message.", ""]
+    return out + ["```"] + det.get("output", []) + ["```"]
 
 
 def render(r: Dict[str, Any]) -> str:

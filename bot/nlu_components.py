@@ -202,3 +202,50 @@ class LexicalReranker(GraphComponent):
             ]
             message.set("response_selector", selectors, add_to_output=True)
         return messages
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
+)
+class LexicalScopeGuard(LexicalReranker):
+    """Sends clearly off-topic text to ``out_of_scope`` instead of a confident wrong answer.
+
+    DIET puts most of its probability on the large FAQ class even for
+    "how do I change a flat tire". A TF-IDF classifier over all intents is
+    much better at recognising such text as ``out_of_scope``; when it does,
+    the intent becomes ``out_of_scope``. Crisis and advice are decided later
+    (SafetyOverride), so this can never hide a crisis.
+    """
+
+    MODEL_FILE = "lexical_scope_guard.pkl"
+    OUT_OF_SCOPE = "out_of_scope"
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"C": 10.0}
+
+    def train(self, training_data: TrainingData) -> Resource:
+        import pickle
+
+        texts = [m.get(TEXT) for m in training_data.intent_examples]
+        labels = [m.get("intent_response_key") or m.get(INTENT) for m in training_data.intent_examples]
+        model = self._build_model(self._config["C"])
+        model.fit(texts, labels)
+        with self._storage.write_to(self._resource) as directory:
+            with open(f"{directory}/{self.MODEL_FILE}", "wb") as handle:
+                pickle.dump((model, {}), handle)
+        return self._resource
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None:
+            return messages
+        for message in messages:
+            text = message.get(TEXT)
+            if not text or (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.OUT_OF_SCOPE:
+                continue
+            probabilities = self._model.predict_proba([text])[0]
+            best = probabilities.argmax()
+            if self._model.classes_[best] == self.OUT_OF_SCOPE:
+                _force_intent(message, self.OUT_OF_SCOPE)
+                message.get(INTENT)[PREDICTED_CONFIDENCE_KEY] = float(probabilities[best])
+        return messages

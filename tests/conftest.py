@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -24,17 +25,26 @@ class InProcessBot:
     def __init__(self, model: Path) -> None:
         from rasa.core.agent import Agent
 
+        # The agent's coroutines run on a loop in its own thread: Playwright's
+        # sync API (browser tests) leaves a running loop in the main thread.
         self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
         self.agent = Agent.load(str(model))
 
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(120)
+
     def parse(self, text: str) -> Dict[str, Any]:
-        return self.loop.run_until_complete(self.agent.parse_message(text))
+        return self._run(self.agent.parse_message(text))
 
     def say(self, text: str, sender: str = "") -> List[Dict[str, Any]]:
         sender = sender or uuid.uuid4().hex
-        return self.loop.run_until_complete(self.agent.handle_text(text, sender_id=sender)) or []
+        return self._run(self.agent.handle_text(text, sender_id=sender)) or []
 
     def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
         self.loop.close()
 
 

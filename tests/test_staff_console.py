@@ -120,11 +120,13 @@ def test_search_returns_three_real_searchable_answers(searcher, catalog, query, 
     result = searcher.search(query)
     assert not result.crisis
     assert len(result.hits) == 3
-    assert expected in result.names
+    # The three answer slots are the bot's responses; a decision tool that matches is offered beside them.
+    assert expected in result.names + [t.entry.name for t in result.tools]
+    assert all(t.entry.name in catalog.decision_entries for t in result.tools) and len(result.tools) <= 1
     raw = content.raw_responses()
     for hit in result.hits:
         name = hit.entry.name
-        assert (name in raw or name in catalog.decision_entries) and name not in CHAT_ONLY
+        assert name in raw and name not in CHAT_ONLY
         assert name != "utter_crisis"           # a crisis search shows the whole script instead
         assert hit.entry.topic and hit.entry.texts
 
@@ -142,20 +144,24 @@ def test_empty_query_returns_nothing(searcher):
 
 def test_model_parse_maps_to_responses():
     parsed = {
-        "intent": {"name": "faq", "confidence": 0.9},
-        "intent_ranking": [{"name": "faq", "confidence": 0.9}, {"name": "clinic_contact", "confidence": 0.06},
-                           {"name": "advice", "confidence": 0.04}],
+        "intent": {"name": "crisis", "confidence": 0.5},
+        "intent_ranking": [{"name": "crisis", "confidence": 0.5}, {"name": "faq", "confidence": 0.45},
+                           {"name": "clinic_contact", "confidence": 0.03}, {"name": "advice", "confidence": 0.02}],
         "response_selector": {
-            "faq": {"ranking": [{"intent_response_key": "faq/session_length", "confidence": 0.8},
+            "faq": {"ranking": [{"intent_response_key": "faq/session_length", "confidence": 0.4},
                                 {"intent_response_key": "faq/how_fast", "confidence": 0.1}]},
             "advice": {"ranking": [{"intent_response_key": "advice/dose", "confidence": 0.9}]},
         },
     }
     ranked = dict(responses_from_parse(parsed))
+    # Intents renormalized without crisis (faq 0.9, clinic_contact 0.06, advice 0.04);
+    # answers scored relative to their selector's best.
     assert max(ranked, key=ranked.get) == "utter_faq/session_length"
-    assert ranked["utter_faq/session_length"] == pytest.approx(0.72)
-    assert ranked["utter_advice/dose"] == pytest.approx(0.036)     # P(advice) x P(dose | advice)
+    assert ranked["utter_faq/session_length"] == pytest.approx(0.9)
+    assert ranked["utter_faq/how_fast"] == pytest.approx(0.225)
     assert ranked["utter_clinic_contact"] == pytest.approx(0.06)
+    assert ranked["utter_advice/dose"] == pytest.approx(0.04)
+    assert "utter_crisis" not in ranked
 
 
 # ----------------------------------------------------------------- content

@@ -29,18 +29,23 @@ CRISIS_RESPONSE = "utter_crisis"
 DECISION_TOPIC = "Decision tools"
 DECISION_PREFIX = "decision:"
 
-# The seed pages every fact comes from, by file name (shown as "source page").
-SOURCE_PAGES = {
-    "000_ba61a56dcce6168e.txt": "Propel Therapeutics: when to refer for IV ketamine",
-    "001_afcab3168b02a218.txt": "IV ketamine clinic (pain and mental health): how it works, FAQ, insurance",
-    "002_b3d1ab8cf04194ff.txt": "Holistic Psychiatry: IV ketamine for depression",
-    "003_55c8d5fb2a2f38db.txt": "Sophroneo Psychiatry: reasons for ketamine therapy, comparison, checklists",
-}
+@lru_cache(maxsize=1)
+def _seed_titles() -> Dict[str, str]:
+    """The seed pages' titles, from the decision aid's one list (comparison.yml `seeds`)."""
+    try:
+        from bot import decision_aid
+    except ImportError:
+        return {}
+    titles = {}
+    for name, seed in decision_aid.load().seeds.items():
+        titles[name] = str(seed.get("title", "")) if isinstance(seed, dict) else str(seed)
+    return titles
 
 
 def source_label(source: str) -> str:
-    label = SOURCE_PAGES.get(source)
-    return f"{label} ({source})" if label else source
+    """The source page as staff see it: its title and its file name."""
+    title = _seed_titles().get(source)
+    return f"{title} ({source})" if title else source
 
 
 @dataclass(frozen=True)

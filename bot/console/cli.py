@@ -52,7 +52,7 @@ def add_scripts_arguments(parser: argparse.ArgumentParser) -> None:
 def _wrap(text: str, indent: str = "   ") -> str:
     lines = []
     for line in text.split("\n"):
-        lines.append(textwrap.fill(line, width=88, initial_indent=indent, subsequent_indent=indent + "  ")
+        lines.append(textwrap.fill(line, width=88, initial_indent=indent, subsequent_indent=indent)
                      if line else "")
     return "\n".join(lines)
 
@@ -79,9 +79,12 @@ def run_scripts(args: argparse.Namespace) -> int:
         out += ["!" * 72, "CRISIS: USE THE CRISIS SCRIPT NOW", "!" * 72, catalog.crisis.as_text(), "!" * 72, ""]
     if not result.hits:
         out.append("No approved answer matched. Try other words, or export the document and browse by topic.")
-    for i, hit in enumerate(result.hits, 1):
+    numbered = [(str(i), hit) for i, hit in enumerate(result.hits, 1)]
+    numbered += [("Decision tool that may help:", tool) for tool in result.tools]
+    for label, hit in numbered:
         entry = hit.entry
-        out.append(f"{i}. {entry.title}  [{entry.topic}]  ({entry.name}, score {hit.score:.2f})")
+        prefix = f"{label}." if label.isdigit() else label
+        out.append(f"{prefix} {entry.title}  [{entry.topic}]  ({entry.name}, score {hit.score:.2f})")
         for variant, text in zip(entry.variants, entry.texts):
             label = entry.variant_label(variant)
             if label:

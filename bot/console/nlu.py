@@ -25,33 +25,40 @@ Parse = Callable[[str], Dict[str, Any]]
 def responses_from_parse(parsed: Dict[str, Any]) -> List[Tuple[str, float]]:
     """Response names with a score in [0, 1], best first, from one parse result.
 
-    A retrieval answer scores P(retrieval intent) x P(answer | intent): the
-    intent's confidence times the ResponseSelector's. (When the safety layer
-    forces "advice" on top, the classifier's own "faq" confidence stays in the
-    ranking, so FAQ answers keep their score.) A plain intent (clinic_contact)
-    scores its confidence and maps to utter_<intent>.
+    Scores are relative, so the blend with keywords does not depend on how
+    peaked a given model's confidences are:
+    - the intent confidences are renormalized over the intents that have an
+      answer (crisis and fallback are left out: a crisis search shows the
+      crisis script first anyway, and staff still want the best answers below);
+    - a retrieval answer (faq/advice) scores P(its intent) x its selector
+      confidence relative to the selector's best answer;
+    - a plain intent (clinic_contact) scores P(intent), as utter_<intent>.
     """
     intents: Dict[str, float] = {}
     for item in parsed.get("intent_ranking") or []:
         name = item.get("name")
-        if name and name not in intents:
-            intents[name] = float(item.get("confidence") or 0.0)
+        if name and name not in intents and name not in NOT_ANSWERS:
+            intents[name] = max(float(item.get("confidence") or 0.0), 0.0)
+    total = sum(intents.values())
+    if total > 0:
+        intents = {name: p / total for name, p in intents.items()}
     scores: Dict[str, float] = {}
     selector = parsed.get("response_selector") or {}
     for retrieval in RETRIEVAL_INTENTS:
-        ranking = (selector.get(retrieval) or {}).get("ranking") or []
-        weight = min(intents.get(retrieval, 0.0), 1.0)
-        for item in ranking:
-            key = item.get("intent_response_key")
-            if not key:
-                continue
-            name = f"utter_{key}"
-            scores[name] = max(scores.get(name, 0.0), float(item.get("confidence") or 0.0) * weight)
-    for intent, confidence in intents.items():
-        if intent in RETRIEVAL_INTENTS or intent in NOT_ANSWERS:
+        ranking = [item for item in (selector.get(retrieval) or {}).get("ranking") or []
+                   if item.get("intent_response_key")]
+        best = max((float(item.get("confidence") or 0.0) for item in ranking), default=0.0)
+        if best <= 0:
             continue
-        name = f"utter_{intent}"
-        scores[name] = max(scores.get(name, 0.0), confidence)
+        weight = intents.get(retrieval, 0.0)
+        for item in ranking:
+            name = f"utter_{item['intent_response_key']}"
+            score = weight * float(item.get("confidence") or 0.0) / best
+            scores[name] = max(scores.get(name, 0.0), score)
+    for intent, p in intents.items():
+        if intent not in RETRIEVAL_INTENTS:
+            name = f"utter_{intent}"
+            scores[name] = max(scores.get(name, 0.0), p)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 

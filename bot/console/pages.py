@@ -53,6 +53,9 @@ def search_page(catalog: Catalog, result: Optional[SearchResult], ranker: str) -
             )
         if result.hits:
             parts += [render.answer_card(hit.entry, f"hit-{i}") for i, hit in enumerate(result.hits)]
+            if result.tools:
+                parts.append('<h2 class="tools">Decision tool that may help</h2>')
+                parts += [render.answer_card(tool.entry, f"tool-{i}", kind="tool") for i, tool in enumerate(result.tools)]
         else:
             parts.append('<p id="no-results">No approved answer matched. Try other words, '
                          'or <a href="/browse">browse every answer by topic</a>.</p>')

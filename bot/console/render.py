@@ -166,7 +166,7 @@ def crisis_bar(script: CrisisScript, *, open_: bool = False) -> str:
 
 
 def answer_card(entry: Entry, uid: str, *, copy: bool = True, heading: str = "h3",
-                extra_meta: str = "") -> str:
+                extra_meta: str = "", kind: str = "answer") -> str:
     """One response with each variant's text, its topic, sources and a copy button."""
     blocks = []
     for i, (variant, text) in enumerate(zip(entry.variants, entry.texts)):
@@ -181,7 +181,7 @@ def answer_card(entry: Entry, uid: str, *, copy: bool = True, heading: str = "h3
                if copy else "")
         )
     return (
-        f'<article class="card answer" id="{e(uid)}" data-response="{e(entry.name)}">'
+        f'<article class="card {e(kind)}" id="{e(uid)}" data-response="{e(entry.name)}">'
         f"<{heading}>{e(entry.title)}</{heading}>"
         + "".join(blocks)
         + f'<p class="meta">Topic: {e(entry.topic)}. Source: {sources_html(entry.sources)}. '

@@ -35,7 +35,8 @@ class SearchResult:
     query: str
     crisis: bool
     ranker: str                 # "model + keywords" or "keywords only"
-    hits: List[Hit] = field(default_factory=list)
+    hits: List[Hit] = field(default_factory=list)     # the best scripted answers (responses)
+    tools: List[Hit] = field(default_factory=list)    # a decision tool that matches as well
 
     @property
     def names(self) -> List[str]:
@@ -83,4 +84,9 @@ class Searcher:
             for name in names
         ]
         hits.sort(key=lambda h: (-h.score, h.entry.name))
-        return SearchResult(query, crisis, self.ranker, [h for h in hits if h.score > 0][:n])
+        ranked = [h for h in hits if h.score > 0]
+        # The answer slots hold the bot's responses; a decision tool (comparison
+        # table, checklist...) that would rank among them is offered beside them.
+        answers = [h for h in ranked if not h.entry.intents][:n]
+        tools = [h for h in ranked[:n] if h.entry.intents][:1]
+        return SearchResult(query, crisis, self.ranker, answers, tools)

@@ -58,13 +58,16 @@ def result_json(result: SearchResult, catalog: Catalog) -> Dict:
     body: Dict = {"query": result.query, "crisis": result.crisis, "ranker": result.ranker, "results": []}
     if result.crisis:
         body["crisis_script"] = catalog.crisis.as_text()
-    for hit in result.hits:
+    def item(hit) -> Dict:
         entry = hit.entry
-        body["results"].append({
+        return {
             "response": entry.name, "title": entry.title, "topic": entry.topic,
             "texts": entry.texts, "sources": list(entry.sources), "reviewed": entry.reviewed,
             "score": round(hit.score, 4), "model": round(hit.model, 4), "keywords": round(hit.keywords, 4),
-        })
+        }
+
+    body["results"] = [item(hit) for hit in result.hits]
+    body["tools"] = [item(tool) for tool in result.tools]
     return body
 
 
