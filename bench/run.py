@@ -166,7 +166,9 @@ def serve_and_measure(
                             tracker_store="memory")
     else:
         action = ActionServer()
-        server = RasaServer(action.port, model=model, tracker_store=tracker)
+        command = ([sys.executable, "-m", "bench.patched_rasa"]
+                   if (extra_env or {}).get("BENCH_PATCHES") else [])
+        server = RasaServer(action.port, model=model, tracker_store=tracker, command=command)
     result: Dict[str, Any] = {"load_before": procs.loadavg()}
     try:
         log(f"{bot}: starting server(s)")

@@ -119,6 +119,7 @@ class RasaServer:
         cwd: Path = ROOT,
         credentials: Path = ROOT / "credentials.yml",
         tracker_store: str = "sql",
+        command: Sequence[str] = (),
     ) -> None:
         self.port = port or free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="rasa-"))
@@ -138,6 +139,8 @@ class RasaServer:
         self.extra_args = list(extra_args)
         self.cwd = Path(cwd)
         self.credentials = Path(credentials)
+        # How to start Rasa; default the venv's `rasa` (benchmarks may wrap it).
+        self.command = list(command) or [str(VENV_BIN / "rasa")]
         self.proc: Optional[subprocess.Popen] = None
 
     @property
@@ -154,7 +157,7 @@ class RasaServer:
     def launch(self) -> "RasaServer":
         """Starts `rasa run` without waiting (see wait_ready)."""
         args = [
-            str(VENV_BIN / "rasa"), "run", "--model", str(self.model),
+            *self.command, "run", "--model", str(self.model),
             "--port", str(self.port), "--endpoints", str(self.endpoints),
             "--credentials", str(self.credentials),
         ]

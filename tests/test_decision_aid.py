@@ -29,7 +29,7 @@ from bot.safety.rules import violations
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = {"000_ba61a56dcce6168e.txt", "001_afcab3168b02a218.txt",
          "002_b3d1ab8cf04194ff.txt", "003_55c8d5fb2a2f38db.txt"}
-SEED_DIR = Path("/work/shared/seeds")
+SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"  # shared/ sits beside the repo
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 AID = da.load()
 REPLIES = list(AID.all_replies())

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.safety.advice import detect_advice
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT_OF_SCOPE = yaml.safe_load((ROOT / "tests/data/out_of_scope.yml").read_text())["messages"]
 HONEST = {"nlu_fallback", "out_of_scope"}
@@ -22,8 +24,11 @@ def test_out_of_scope_messages_are_not_answered_as_faq(bot):
         if intent not in HONEST:
             print(f"  answered {text!r} as {intent}")
     assert share >= FLOOR
-    # Never a crisis or advice reply for these: the override layer must not over-fire.
-    assert not [r for r in results if r[1] in {"crisis", "advice"}]
+    # The rule-based override layer must not over-fire on these: no crisis
+    # reply, and the advice rules never claim them (a classifier's low-grade
+    # "advice" guess only costs the honest-fallback share above).
+    assert not [r for r in results if r[1] == "crisis"]
+    assert not [text for text in OUT_OF_SCOPE if detect_advice(text)]
 
 
 def test_fallback_reply_offers_topics_and_contact(bot):
