@@ -33,6 +33,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -97,6 +98,10 @@ def _timed(args: Sequence[str], cwd: Path, env: Dict[str, str], log_file: Path) 
             proc.kill()
             proc.wait()
             raise RuntimeError(f"{' '.join(args)} took more than {TRAIN_TIMEOUT}s; log: {log_file}")
+        except BaseException:   # Ctrl-C / SIGTERM: do not leave a training job behind
+            proc.kill()
+            proc.wait()
+            raise
     if code != 0:
         tail = log_file.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{' '.join(args)} failed ({code}); log {log_file}:\n{tail}")
@@ -447,6 +452,8 @@ def run_note(r: Dict[str, Any]) -> str:
         except ValueError:
             pass
         parts.append(f"config {config}")
+    if r.get("tracker", "sql") != "sql":
+        parts.append(f"{r['tracker']} tracker store")
     if r.get("quick"):
         parts.append("quick")
     return "; ".join(p for p in parts if p)
@@ -513,6 +520,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="environment for this bot's training and servers, e.g. "
                          "TF_INTRA_OP_PARALLELISM_THREADS=1 (repeatable)")
+    ap.add_argument("--tracker", choices=("sql", "memory"), default="sql",
+                    help="this bot's tracker store (sql = as `make run`; memory = a lever)")
     ap.add_argument("--history-only", action="store_true",
                     help="add the history line but leave latest.md alone (lever runs)")
     ap.add_argument("--skip-starter-serve", action="store_true", help=argparse.SUPPRESS)
@@ -529,13 +538,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     counts = {"sequential": args.sequential, "concurrent": args.concurrent, "warmup": args.warmup}
     ours_env = dict(kv.split("=", 1) for kv in args.env)
 
+    # A SIGTERM (e.g. from a CI timeout) unwinds through the `finally` blocks,
+    # so every server and training process started here is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     budget = Budget(TOTAL_BUDGET)
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     r: Dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": procs.machine(), "commit": procs.git_commit(), "label": args.label,
         "load_start": procs.loadavg(), "counts": counts, "ours_env": ours_env,
-        "quick": args.quick,
+        "quick": args.quick, "tracker": args.tracker,
         "config": str(args.config),
     }
     log(f"work dir {work}; machine {r['machine']}; commit {r['commit']}")
@@ -558,7 +570,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         budget.check("serving")
         starter.update(serve_and_measure("starter", Path(starter["model"]), work, counts, budget))
         ours.update(serve_and_measure("ours", Path(ours["model"]), work, counts, budget,
-                                      extra_env=ours_env))
+                                      extra_env=ours_env, tracker=args.tracker))
         r["starter"], r["ours"] = starter, ours
         r["detector"] = detector_cost()
         r["load_end"] = procs.loadavg()

@@ -78,3 +78,26 @@ def rasa_server(model_path: Path, action_server: ActionServer) -> Iterator[RasaS
 
 def new_sender() -> str:
     return "test-" + uuid.uuid4().hex
+
+
+# ---- figures ---------------------------------------------------------------
+# Tests print their measured figures (recall, precision, accuracy...). pytest
+# hides a passing test's output, so the summary lines are collected here and
+# shown at the end of every run.
+_FIGURES: List[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.when != "call":
+        return
+    for _, text in report.sections:
+        for line in text.splitlines():
+            if ("%" in line or "grade" in line) and line.strip() and not line.startswith(" "):
+                _FIGURES.append(line.strip())
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("measured figures")
+        for line in dict.fromkeys(_FIGURES):
+            terminalreporter.write_line(line)
