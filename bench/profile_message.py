@@ -105,7 +105,7 @@ def instrument() -> None:
     wrap(P, "_parse_message_with_graph", "1.1.2 NLU graph (all components)")
     wrap(P, "run_action_extract_slots", "1.2 action_extract_slots")
     wrap(P, "_run_prediction_loop", "1.3 prediction loop (policies + actions)")
-    wrap(P, "_predict_next_with_tracker", "1.3.1 policy graph (all policies), per call")
+    wrap(P, "_predict_next_with_tracker", "1.3.1 policy graph (all policies, all calls)")
     wrap(P, "_run_action", "1.3.2 run actions (incl. NLG, action server)")
     wrap(P, "save_tracker", "1.4 tracker store: save tracker")
 
@@ -183,6 +183,12 @@ async def run(args: argparse.Namespace) -> None:
     tf_env.setup_tf_environment()
     configure_structlog(logging.INFO)
 
+    # Proposed changes to measure (bench/proposals), applied before the model
+    # loads, as bench/patched_rasa.py does for the server.
+    import importlib
+    for name in filter(None, os.environ.get("BENCH_PATCHES", "").replace("+", ",").split(",")):
+        importlib.import_module(f"bench.proposals.{name.strip()}")
+
     starter = args.starter is not None
     bot = "starter" if starter else "ours"
     if starter:
@@ -252,7 +258,7 @@ async def run(args: argparse.Namespace) -> None:
         def print(line: str = "") -> None:  # noqa: A001 - collect the report
             out.append(line)
 
-        print(f"\n## In-process profile: {bot} bot ({model.name})\n")
+        print(f"\n## In-process profile: {'Rasa starter' if starter else 'this'} bot ({model.name})\n")
         print(f"Agent.load: {load_s:.1f} s; RSS after warm-up (this process): {rss:.0f} MiB; "
               f"load average {procs.loadavg()}; {n} messages after {args.warmup} warm-up.\n")
         print("| Stage (inclusive, nested by number) | ms per message | calls per message |")
