@@ -97,9 +97,10 @@ class LexicalReranker(GraphComponent):
     With ~25 examples per FAQ topic and no word vectors (no spaCy model can be
     downloaded here), DIET-style selectors confuse neighbouring topics. A
     TF-IDF model over character and word n-grams generalises better to unseen
-    paraphrases; averaging the two rankings beats either alone (see the README's
-    NLU figures). Only the selector's choice of answer changes: the intent,
-    and therefore crisis/advice routing, is untouched.
+    paraphrases. Measured on tests/data/faq_paraphrases.yml with the first,
+    smaller training set: selector alone 76%, TF-IDF alone 82-83%, the
+    weighted average 83-84%. Only the selector's choice of answer changes:
+    the intent, and therefore crisis/advice routing, is untouched.
     """
 
     MODEL_FILE = "lexical_reranker.pkl"
