@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 # BOT_MODEL lets a benchmark run the tests against another trained model
@@ -125,15 +127,9 @@ class RasaServer:
         self.workdir = Path(tempfile.mkdtemp(prefix="rasa-"))
         self.log = self.workdir / "rasa.log"
         self.endpoints = self.workdir / "endpoints.yml"
-        endpoints = ""
-        if action_port is not None:
-            endpoints += f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-        if tracker_store == "sql":
-            endpoints += (
-                "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
-                f"  db: {self.workdir / 'tracker.db'}\n"
-            )
-        self.endpoints.write_text(endpoints + "lock_store:\n  type: in_memory\n")
+        self.tracker_db = self.workdir / "tracker.db"
+        self.endpoints.write_text(yaml.safe_dump(
+            self._endpoints(action_port, tracker_store, self.tracker_db)))
         self.cors = list(cors)
         self.model = model
         self.extra_args = list(extra_args)
@@ -142,6 +138,17 @@ class RasaServer:
         # How to start Rasa; default the venv's `rasa` (benchmarks may wrap it).
         self.command = list(command) or [str(VENV_BIN / "rasa")]
         self.proc: Optional[subprocess.Popen] = None
+
+    @staticmethod
+    def _endpoints(action_port: Optional[int], tracker_store: str, db: Path) -> Dict[str, Any]:
+        """The repo's endpoints.yml, with this run's action port and its own tracker db."""
+        endpoints: Dict[str, Any] = {"lock_store": {"type": "in_memory"}}
+        if action_port is not None:
+            endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{action_port}/webhook"}
+        if tracker_store == "sql":
+            ours = yaml.safe_load((ROOT / "endpoints.yml").read_text())["tracker_store"]
+            endpoints["tracker_store"] = {**ours, "db": str(db)}
+        return endpoints
 
     @property
     def url(self) -> str:
