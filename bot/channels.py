@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 import structlog
@@ -27,13 +28,19 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import rasa_speedups
 from bot.content import fill, system_message
 from bot.safety.crisis import detect
+
+# Every `rasa run` loads this channel (credentials.yml), so the fix applies there.
+rasa_speedups.apply()
 
 structlogger = structlog.get_logger()
 
 MAX_BODY_BYTES = 1_000_000
 MAX_SENDER_CHARS = 128
+# Senders who already had a turn in this process (bounded, oldest dropped).
+MAX_REMEMBERED_SENDERS = 50_000
 # Longer texts are cut before NLU; the crisis detector still reads all of it.
 MAX_NLU_CHARS = 2_000
 CRISIS_WINDOW_CHARS = 300
@@ -121,6 +128,13 @@ def parse_request(body: bytes) -> Tuple[Text, Text, Optional[Dict[Text, Any]]]:
 class SafeRestInput(RestInput):
     """Rasa's REST channel with validation, polite fallbacks and a first-turn intro."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # A sender seen in this process is past their first turn, so the
+        # tracker read in _is_first_turn is only needed for new senders (and
+        # for everyone once after a restart).
+        self._seen: "OrderedDict[Text, None]" = OrderedDict()
+
     @classmethod
     def name(cls) -> Text:
         return "rest"
@@ -158,7 +172,7 @@ class SafeRestInput(RestInput):
         domain = agent.domain
         text = clean_text(text).strip()
         text = route_command(shorten(text), set(domain.intents) - NOT_TRIGGERABLE) if text else EMPTY_INPUT
-        first_turn = await self._is_first_turn(agent, sender)
+        first_turn = sender not in self._seen and await self._is_first_turn(agent, sender)
 
         collector = CollectingOutputChannel()
         try:
@@ -176,7 +190,14 @@ class SafeRestInput(RestInput):
             messages = [{"recipient_id": sender, "text": system_message("technical_issue")}]
         if first_turn and messages and not _starts_with_own_intro(domain, messages):
             messages = [{"recipient_id": sender, "text": _render(domain, "utter_intro")}] + messages
+        self._remember(sender)
         return messages
+
+    def _remember(self, sender: Text) -> None:
+        self._seen[sender] = None
+        self._seen.move_to_end(sender)
+        if len(self._seen) > MAX_REMEMBERED_SENDERS:
+            self._seen.popitem(last=False)
 
     @staticmethod
     async def _is_first_turn(agent: Any, sender: Text) -> bool:
