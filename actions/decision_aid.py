@@ -53,7 +53,7 @@ QUESTION_WORDS = ("what", "how", "why", "when", "where", "who", "which", "is", "
 # after the plain text, and a phone line reads text aloud.
 TEXT_ONLY_CHANNELS = {"cmdline", "twilio", "twilio_voice", "audiocodes", "vonage"}
 # The domain's "not understood" reply (also used for a follow-up that somehow
-# has no ResponseSelector result).
+# has no FAQ selection).
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_RESPONSE = "utter_fallback"
 
@@ -104,7 +104,7 @@ def entity_values(tracker: Tracker, entity: Text) -> List[Text]:
 
 
 def faq_key(tracker: Tracker) -> Optional[Text]:
-    """The FAQ key the ResponseSelector chose ("insurance" for faq/insurance)."""
+    """The FAQ key the classifier chose ("insurance" for faq/insurance)."""
     selector = ((tracker.latest_message or {}).get("response_selector") or {}).get(FAQ_INTENT) or {}
     key = (selector.get("response") or {}).get("intent_response_key") or ""
     return key.split("/", 1)[1] if "/" in key else None

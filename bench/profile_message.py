@@ -5,7 +5,8 @@
     .venv/bin/python -m bench.profile_message --cprofile out.prof   # + raw cProfile dump
 
 Loads the model with `Agent.load` (as `rasa run` does), with the same tracker
-store as the server (a temp SQLite file for this bot, in-memory for the
+store as the server (a temp SQLite file behind endpoints.yml's cached store for
+this bot, in-memory for the
 starter) and, for this bot, the real action server on a free port. Each message
 goes through the channel's own handler (bot.channels.SafeRestInput._handle:
 validation, first-turn check, intro) and Rasa's MessageProcessor, so only the
@@ -113,8 +114,10 @@ def instrument() -> None:
         return f"   node {self._node_name} ({self._component_class.__name__})"
 
     wrap(graph.GraphNode, "__call__", node_label)
+    from bot.tracker_store import CachedSQLTrackerStore
+
     for cls in {tracker_store.SQLTrackerStore, tracker_store.InMemoryTrackerStore,
-                tracker_store.TrackerStore}:
+                tracker_store.TrackerStore, CachedSQLTrackerStore}:
         for meth in ("retrieve", "save", "retrieve_full_tracker"):
             if meth in cls.__dict__:
                 wrap(cls, meth, f"   {cls.__name__}.{meth}")
@@ -169,7 +172,7 @@ def by_package(stats: pstats.Stats) -> List[Tuple[str, float]]:
 async def run(args: argparse.Namespace) -> None:
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-    from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore
+    from rasa.core.tracker_store import InMemoryTrackerStore
     from rasa.utils.endpoints import EndpointConfig
 
     # Same logging and TensorFlow set-up as the `rasa` command line.
@@ -202,7 +205,9 @@ async def run(args: argparse.Namespace) -> None:
         if starter or args.memory_store:
             store = InMemoryTrackerStore(None)
         else:
-            store = SQLTrackerStore(dialect="sqlite", db=str(tmp / "tracker.db"))
+            from bot.tracker_store import CachedSQLTrackerStore  # as endpoints.yml
+
+            store = CachedSQLTrackerStore(dialect="sqlite", db=str(tmp / "tracker.db"))
         endpoint = None
         if not starter:
             action = ActionServer().start()

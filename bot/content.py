@@ -36,17 +36,18 @@ class Answer:
     buttons: Tuple[Tuple[str, str], ...] = field(default=())
 
 
-def _read_yaml(path: Path) -> Dict[str, Any]:
+def read_yaml(path: Path) -> Dict[str, Any]:
+    """A YAML mapping file (empty file -> {}); the one loader for content files."""
     with path.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle) or {}
 
 
 @lru_cache(maxsize=4)
 def _load(root: Path) -> Tuple[Dict[str, List[dict]], Dict[str, str]]:
-    domain = _read_yaml(root / "domain.yml")
+    domain = read_yaml(root / "domain.yml")
     responses: Dict[str, List[dict]] = dict(domain.get("responses") or {})
     for path in sorted((root / "data" / "responses").glob("*.yml")):
-        responses.update(_read_yaml(path).get("responses") or {})
+        responses.update(read_yaml(path).get("responses") or {})
     profile = {
         name: str(slot.get("initial_value", ""))
         for name, slot in (domain.get("slots") or {}).items()
@@ -97,7 +98,7 @@ def answers(root: Path = ROOT) -> List[Answer]:
 @lru_cache(maxsize=16)
 def system_message(name: str, root: Path = ROOT) -> str:
     """A reply the REST channel sends itself (bot/content/system_messages.yml)."""
-    messages = _read_yaml(root / "bot" / "content" / "system_messages.yml")
+    messages = read_yaml(root / "bot" / "content" / "system_messages.yml")
     return fill(messages[name]["text"], clinic_profile(root))
 
 

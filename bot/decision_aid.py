@@ -84,9 +84,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-import yaml
 
-from bot.content import clinic_profile, fill
+from bot.content import clinic_profile, fill, read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "bot" / "content"
@@ -751,12 +750,7 @@ def human_date(iso: str) -> str:
     return f"{day:%B} {day.day}, {day.year}"
 
 
-def _read(path: Path) -> Dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
-
-
 @lru_cache(maxsize=2)
 def load(content_dir: Path = CONTENT_DIR) -> DecisionAid:
     """The decision aid, read once per process."""
-    return DecisionAid(_read(content_dir / "comparison.yml"), _read(content_dir / "tools.yml"))
+    return DecisionAid(read_yaml(content_dir / "comparison.yml"), read_yaml(content_dir / "tools.yml"))

@@ -1,12 +1,14 @@
-"""Rasa NLU component that applies the rule-based safety layer.
+"""The project's Rasa NLU components.
 
-It runs last in the pipeline, so nothing after it can undo its decision:
-- a crisis message gets intent ``crisis`` with confidence 1.0 whatever DIET said;
-- DIET's own ``crisis`` guess is kept (a second net) when the text uses crisis
-  vocabulary, unless the detector knows it as a harmless idiom ("my feet are
-  killing me");
-- a personal medical question gets intent ``advice`` so it is always deferred
-  to the clinician (the classifier's advice ranking still picks which deferral).
+- ``LexicalIntentClassifier``: picks the intent and, for the retrieval intents
+  (faq, advice), the answer.
+- ``SafetyOverride`` runs last, so nothing after it can undo its decision:
+  a crisis message gets intent ``crisis`` with confidence 1.0 whatever was
+  predicted; the classifier's own ``crisis`` guess is kept (a second net) only
+  when it is very sure and the text uses crisis vocabulary, and never for an
+  idiom the detector knows ("my feet are killing me"); a personal medical
+  question gets intent ``advice`` so it is always deferred to the clinician
+  (the classifier's advice ranking still picks which deferral).
 """
 from __future__ import annotations
 

@@ -44,15 +44,29 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
-            import sqlalchemy as sa
-
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._reuse_sqlite_connections()
         # sender -> the latest session's events as stored (JSON text, one per
         # event): a retrieve builds fresh objects, so nothing is shared with a
         # tracker Rasa is changing.
         self._cache: "OrderedDict[Text, List[Text]]" = OrderedDict()
         self._max = max_cached_senders
         self._guard = threading.Lock()
+
+    def _reuse_sqlite_connections(self) -> None:
+        """SQLAlchemy 1.4 opens a new SQLite connection per session (NullPool).
+
+        Rasa's store is used from the server's one event-loop thread; a small
+        pool keeps the connection open (what SQLAlchemy 2.0 does by default).
+        """
+        import sqlalchemy as sa
+
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(
+            url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=4,
+            connect_args={"check_same_thread": False})
+        sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     # -- cache helpers ----------------------------------------------------
     def _cached(self, sender_id: Text) -> Optional[List[Text]]:
@@ -118,15 +132,18 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def _insert(self, sender_id: Text, events: List[Any], dicts: List[Dict[Text, Any]],
                 serialised: List[Text]) -> None:
-        # The same columns SQLTrackerStore.save writes.
+        # The same rows SQLTrackerStore.save writes, in one INSERT.
+        rows = [
+            {
+                "sender_id": sender_id,
+                "type_name": event.type_name,
+                "timestamp": data.get("timestamp"),
+                "intent_name": (data.get("parse_data") or {}).get("intent", {}).get("name"),
+                "action_name": data.get("name"),
+                "data": text,
+            }
+            for event, data, text in zip(events, dicts, serialised)
+        ]
         with self.session_scope() as session:
-            for event, data, text in zip(events, dicts, serialised):
-                session.add(self.SQLEvent(
-                    sender_id=sender_id,
-                    type_name=event.type_name,
-                    timestamp=data.get("timestamp"),
-                    intent_name=(data.get("parse_data") or {}).get("intent", {}).get("name"),
-                    action_name=data.get("name"),
-                    data=text,
-                ))
+            session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()

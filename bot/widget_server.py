@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import threading
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Optional, Tuple
 from urllib.parse import urlsplit
+
+from bot.serving import serve_in_background, serve_until_interrupted
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 DEMO_DEFAULT_SERVER = 'data-server="http://localhost:5005"'
@@ -119,7 +120,7 @@ def serve_in_thread(
 ) -> Tuple[ThreadingHTTPServer, str]:
     """Starts a quiet server on a free port; returns (server, base URL). Call server.shutdown()."""
     server = make_server(host, port, bot_url, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server, "widget-demo")
     return server, f"http://{host}:{server.server_address[1]}"
 
 
@@ -133,12 +134,7 @@ def main(argv: Optional[list] = None) -> None:
     server = make_server(args.host, args.port, args.bot_url)
     print(f"Sample clinic page: http://{'localhost' if args.host == '127.0.0.1' else args.host}:{args.port}/demo/")
     print(f"It talks to the bot at {args.bot_url} (start Rasa with --cors for this page's origin).")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)
 
 
 if __name__ == "__main__":

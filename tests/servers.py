@@ -62,6 +62,16 @@ def _wait_for(
     raise RuntimeError(f"{url} not ready after {timeout}s; log:\n{log.read_text()[-4000:]}")
 
 
+def _terminate(proc: Optional[subprocess.Popen], grace: float) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 class ActionServer:
     def __init__(self, port: Optional[int] = None, workdir: Optional[Path] = None) -> None:
         self.port = port or free_port()
@@ -92,12 +102,7 @@ class ActionServer:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        _terminate(self.proc, 20)
         self.proc = None
 
 
@@ -185,12 +190,7 @@ class RasaServer:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        _terminate(self.proc, 30)
         self.proc = None
 
     def cleanup(self) -> None:

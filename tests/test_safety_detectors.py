@@ -101,7 +101,7 @@ def test_heldout_messages_never_appear_in_training_data(nlu_file, items):
     leaked = sorted(heldout & examples)
     assert leaked == [], f"held-out messages in data/nlu/{nlu_file}: {leaked}"
     train = {_key(i["text"]) for i in items if i["split"] == "train"}
-    assert len(train & examples) >= 0.8 * len(train), "train split should be DIET training data"
+    assert len(train & examples) >= 0.8 * len(train), "train split should be classifier training data"
 
 
 def test_nlu_advice_intents_match_response_keys():

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from bot.console.nlu import DEFAULT_MODEL
+from bot.serving import serve_until_interrupted
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
@@ -134,10 +135,5 @@ def run_console(args: argparse.Namespace) -> int:
                      log_requests=not args.quiet)
     server = ConsoleServer((args.host, args.port), app)
     print(f"Staff console on {server.url}/ (log in with the token; Ctrl+C to stop)", file=sys.stderr)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)
     return 0

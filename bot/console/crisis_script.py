@@ -12,7 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import yaml
 
 from bot import content
 
@@ -89,7 +88,7 @@ def _steps(node: Dict[str, Any]) -> StepList:
 
 @lru_cache(maxsize=2)
 def load(path: Path = SCRIPT_FILE) -> CrisisScript:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = content.read_yaml(path)
     return CrisisScript(
         title=str(data.get("title", "Caller in crisis")),
         headline=str(data.get("headline") or "In danger now: call 911. Suicide or crisis: call or text 988."),

@@ -1,7 +1,7 @@
 """The trained Rasa model as a ranker of responses, loaded once, in-process.
 
 `Agent.load(model)` then `agent.parse_message(text)` gives the intent ranking
-and, for the retrieval intents (faq, advice), the ResponseSelector's ranking of
+and, for the retrieval intents (faq, advice), the classifier's ranking of
 `intent_response_key`s ("faq/session_length" -> response utter_faq/session_length).
 """
 from __future__ import annotations

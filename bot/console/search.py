@@ -2,8 +2,8 @@
 
 1. Crisis first, always: if the bot's crisis detector (or the model) flags the
    text, the result says so and the console shows the crisis script on top.
-2. The trained NLU model ranks the responses (ResponseSelector for faq/advice,
-   intent classifier for the rest).
+2. The trained NLU model ranks the responses (the intent classifier's answer
+   ranking for faq/advice, its intent ranking for the rest).
 3. Keyword search (bot.console.keyword: BM25 over the answers, their topics and
    the bot's own NLU examples) is the backstop: blended in with a smaller weight,
    and ranking alone when the model is not loaded.

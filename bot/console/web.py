@@ -26,6 +26,7 @@ from bot.console import export, pages, render
 from bot.console.auth import Guard, LoginThrottle
 from bot.console.catalog import Catalog
 from bot.console.search import SearchResult, Searcher
+from bot.serving import serve_in_background
 
 _QUERY = re.compile(r"\?.*?(?=\sHTTP/|'\)|$)")
 MAX_BODY = 4096
@@ -232,6 +233,4 @@ class ConsoleServer(ThreadingHTTPServer):
 def start_in_thread(app: ConsoleApp, host: str = "127.0.0.1", port: int = 0) -> Tuple[ConsoleServer, threading.Thread]:
     """For tests: a server on a free port, serving from a daemon thread."""
     server = ConsoleServer((host, port), app)
-    thread = threading.Thread(target=server.serve_forever, name="staff-console", daemon=True)
-    thread.start()
-    return server, thread
+    return server, serve_in_background(server, "staff-console")
