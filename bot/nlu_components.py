@@ -85,7 +85,8 @@ class SafetyOverride(GraphComponent):
         confidence = float(predicted.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
         if result.is_crisis:
             _force_intent(message, CRISIS_INTENT)
-        elif intent == CRISIS_INTENT and (
+            return
+        if intent == CRISIS_INTENT and (
             result.idiom or not result.risk_words or confidence < SECOND_NET_CONFIDENCE
         ):
             # The classifier is a second net for crisis phrasings the patterns
@@ -95,7 +96,8 @@ class SafetyOverride(GraphComponent):
             # is unsure: "I'm dying here, it's so hot" scored 0.28-0.89, every
             # held-out crisis message 1.0 (tests/test_safety_detectors.py).
             _demote_intent(message, CRISIS_INTENT)
-        elif intent != CRISIS_INTENT and detect_advice(text) is not None:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        if intent != CRISIS_INTENT and detect_advice(text) is not None:
             _force_intent(message, ADVICE_INTENT)
 
 

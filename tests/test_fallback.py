@@ -10,9 +10,9 @@ from bot.safety.advice import detect_advice
 ROOT = Path(__file__).resolve().parent.parent
 OUT_OF_SCOPE = yaml.safe_load((ROOT / "tests/data/out_of_scope.yml").read_text())["messages"]
 HONEST = {"nlu_fallback", "out_of_scope"}
-# Regression guard just under the measured level (87% on the committed model,
+# Regression guard under the measured level (90% on the committed model,
 # README); the goal is every one of these.
-FLOOR = 0.80
+FLOOR = 0.85
 
 
 def test_out_of_scope_messages_are_not_answered_as_faq(bot):

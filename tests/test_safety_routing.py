@@ -1,8 +1,9 @@
-"""Crisis routing through the trained pipeline (classifier + SafetyOverride).
+"""Crisis and advice routing through the trained pipeline (classifier + SafetyOverride).
 
-tests/test_safety_detectors.py measures the rule-based detector alone; this
+tests/test_safety_detectors.py measures the rule-based detectors alone; this
 file checks what the NLU pipeline as a whole decides, where the classifier's
-own crisis guess is a second net that must not turn idioms into crisis cards.
+own crisis guess is a second net that must not turn idioms into crisis cards,
+nor hide a personal medical question.
 """
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import yaml
 
+from bot.safety.crisis import detect
+
 DATA = Path(__file__).resolve().parent / "data"
 CRISIS = yaml.safe_load((DATA / "crisis_messages.yml").read_text(encoding="utf-8"))
 NEAR = yaml.safe_load((DATA / "near_miss.yml").read_text(encoding="utf-8"))
+ADVICE = yaml.safe_load((DATA / "advice_requests.yml").read_text(encoding="utf-8"))
 FAQ = [t for p in yaml.safe_load((DATA / "faq_paraphrases.yml").read_text())["paraphrases"]
        for t in p["texts"]]
 
@@ -31,3 +35,15 @@ def test_near_misses_and_faq_questions_are_not_crisis(bot):
     flagged = [t for t in texts if bot.parse(t)["intent"]["name"] == "crisis"]
     print(f"\nnear misses + FAQ paraphrases with the crisis intent: {len(flagged)}/{len(texts)}")
     assert flagged == []
+
+
+def test_every_advice_request_is_deferred_or_treated_as_crisis(bot):
+    """A personal medical question gets the advice intent; crisis wins when the detector flags it."""
+    wrong = []
+    for item in ADVICE:
+        intent = bot.parse(item["text"])["intent"]["name"]
+        expected = "crisis" if detect(item["text"]).is_crisis else "advice"
+        if intent != expected:
+            wrong.append((item["text"], intent))
+    print(f"\nadvice requests routed right through the pipeline: {len(ADVICE) - len(wrong)}/{len(ADVICE)}")
+    assert wrong == []
