@@ -101,6 +101,67 @@ class SafetyOverride(GraphComponent):
             _force_intent(message, ADVICE_INTENT)
 
 
+class LinearScorer:
+    """``pipeline.decision_function([text])[0]`` for one text, without scipy's overhead.
+
+    The trained pipeline is TfidfVectorizers in a FeatureUnion, then LinearSVC.
+    For one short message, building and checking sparse matrices costs ~1 ms,
+    ten times the arithmetic. This does the same arithmetic with the fitted
+    analyzers, vocabularies, idf weights and coefficients: tf (sublinear) x
+    idf, l2-normalised per vectorizer, dotted with the SVM's weights
+    (tests/test_nlu_components.py checks the scores match sklearn's).
+    """
+
+    def __init__(self, pipeline: Any) -> None:
+        import numpy as np
+
+        union, svm = pipeline.steps[0][1], pipeline.steps[-1][1]
+        self._parts = []
+        offset = 0
+        for _, vectorizer in union.transformer_list:
+            self._parts.append((vectorizer.build_analyzer(), vectorizer.vocabulary_,
+                                vectorizer.idf_, offset, vectorizer.sublinear_tf, vectorizer.norm))
+            offset += len(vectorizer.vocabulary_)
+        self._weights = np.ascontiguousarray(svm.coef_.T)   # features x labels
+        self._intercept = svm.intercept_
+
+    @classmethod
+    def for_model(cls, pipeline: Any) -> Any:
+        """The fast scorer when the pipeline has the expected shape, else sklearn's own."""
+        try:
+            union, svm = pipeline.steps[0][1], pipeline.steps[-1][1]
+            simple = (len(pipeline.steps) == 2 and svm.coef_.shape[0] == len(svm.classes_) > 2
+                      and union.transformer_weights is None
+                      and all(v.norm in ("l2", None) and v.use_idf for _, v in union.transformer_list))
+        except AttributeError:
+            simple = False
+        if simple:
+            return cls(pipeline)
+        return lambda text: pipeline.decision_function([text])[0]
+
+    def __call__(self, text: Text) -> Any:
+        import numpy as np
+        from collections import Counter
+
+        columns: List[int] = []
+        values = []
+        for analyze, vocabulary, idf, offset, sublinear, norm in self._parts:
+            found = [(vocabulary[g], n) for g, n in Counter(analyze(text)).items() if g in vocabulary]
+            if not found:
+                continue
+            ids = [j for j, _ in found]
+            tf = np.array([n for _, n in found], dtype=float)
+            weight = (1.0 + np.log(tf) if sublinear else tf) * idf[ids]
+            length = np.sqrt(weight @ weight)
+            if norm == "l2" and length > 0:
+                weight /= length
+            columns += [offset + j for j in ids]
+            values.append(weight)
+        if not columns:
+            return self._intercept.copy()
+        return np.concatenate(values) @ self._weights[columns] + self._intercept
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
@@ -154,6 +215,7 @@ class LexicalIntentClassifier(GraphComponent):
         self._threshold = threshold
         self._responses = responses or {}
         self._labels: List[Text] = list(model.classes_) if model is not None else []
+        self._scores = LinearScorer.for_model(model) if model is not None else None
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -233,7 +295,7 @@ class LexicalIntentClassifier(GraphComponent):
         for message in messages:
             text = message.get(TEXT)
             if text:
-                self._classify(message, self._model.decision_function([text])[0])
+                self._classify(message, self._scores(text))
         return messages
 
     def _classify(self, message: Message, scores: Any) -> None:
