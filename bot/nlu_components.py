@@ -173,8 +173,9 @@ class LexicalIntentClassifier(GraphComponent):
     character (2-5) n-grams learns them all at once. Why not DIET and
     ResponseSelector: with ~30 examples per topic and no word vectors (no spaCy
     model can be downloaded here), this model answered more held-out
-    paraphrases (90% vs 84%), recognised more off-topic text, trains in
-    seconds and answers in about a millisecond (bench/results/history.md).
+    paraphrases (90% vs 84% on the same training data), recognised more
+    off-topic text, trains in seconds and scores a message in well under a
+    millisecond with LinearScorer (bench/results/profile.md).
 
     Its output has the shape Rasa's ResponseSelector gives (``response_selector``
     with ``faq`` and ``advice``), so Rasa's own retrieval actions (``utter_faq``,
