@@ -33,6 +33,7 @@ from bot.safety.crisis import detect
 
 CRISIS_INTENT = "crisis"
 ADVICE_INTENT = "advice"
+FALLBACK_INTENT = "nlu_fallback"
 INTENT_RANKING = "intent_ranking"
 # The classifier's crisis guess counts only at or above this confidence.
 SECOND_NET_CONFIDENCE = 0.95
@@ -45,11 +46,19 @@ def _force_intent(message: Message, name: Text) -> None:
     message.set(INTENT_RANKING, [top] + ranking, add_to_output=True)
 
 
-def _demote_intent(message: Message, name: Text) -> None:
-    ranking = [r for r in message.get(INTENT_RANKING) or [] if r.get(INTENT_NAME_KEY) != name]
-    if ranking:
-        message.set(INTENT, ranking[0], add_to_output=True)
-        message.set(INTENT_RANKING, ranking, add_to_output=True)
+def _overrule_crisis_guess(message: Message) -> None:
+    """Replaces an untrusted crisis guess with an honest "not sure".
+
+    The classifier's best guess was crisis, so its runner-up says little about
+    what the person meant ("this wait is killing me" came second as
+    bot_challenge at 0.03): the bot says it is not sure instead.
+    """
+    ranking = [r for r in message.get(INTENT_RANKING) or []
+               if r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, FALLBACK_INTENT)]
+    top = {INTENT_NAME_KEY: FALLBACK_INTENT,
+           PREDICTED_CONFIDENCE_KEY: (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY, 0.0)}
+    message.set(INTENT, top, add_to_output=True)
+    message.set(INTENT_RANKING, [dict(top)] + ranking, add_to_output=True)
 
 
 @DefaultV1Recipe.register(
@@ -95,8 +104,8 @@ class SafetyOverride(GraphComponent):
             # for text with no such word ("purple elephant monday"), and when it
             # is unsure: "I'm dying here, it's so hot" scored 0.28-0.89, every
             # held-out crisis message 1.0 (tests/test_safety_detectors.py).
-            _demote_intent(message, CRISIS_INTENT)
-            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            _overrule_crisis_guess(message)
+            intent = FALLBACK_INTENT
         if intent != CRISIS_INTENT and detect_advice(text) is not None:
             _force_intent(message, ADVICE_INTENT)
 
@@ -190,7 +199,6 @@ class LexicalIntentClassifier(GraphComponent):
     """
 
     MODEL_FILE = "lexical_intent_classifier.pkl"
-    FALLBACK_INTENT = "nlu_fallback"
     OUT_OF_SCOPE = "out_of_scope"
 
     @staticmethod
@@ -316,7 +324,7 @@ class LexicalIntentClassifier(GraphComponent):
         intent_ranking = [{INTENT_NAME_KEY: n, PREDICTED_CONFIDENCE_KEY: c} for n, c in ranking]
         top = dict(intent_ranking[0])
         if float(scores.max()) < self._threshold and best.split("/", 1)[0] != CRISIS_INTENT:
-            top = {INTENT_NAME_KEY: self.FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: top[PREDICTED_CONFIDENCE_KEY]}
+            top = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: top[PREDICTED_CONFIDENCE_KEY]}
             intent_ranking.insert(0, dict(top))
         message.set(INTENT, top, add_to_output=True)
         message.set(INTENT_RANKING, intent_ranking, add_to_output=True)

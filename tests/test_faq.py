@@ -14,7 +14,7 @@ PARAPHRASES = yaml.safe_load((ROOT / "tests/data/faq_paraphrases.yml").read_text
 FAQ_KEYS = sorted(
     name.split("/", 1)[1] for name in content.raw_responses() if name.startswith("utter_faq/")
 )
-# The foundation issue's floor. Measured on the committed model: 0.925 (README).
+# The foundation issue's floor. Measured on the committed model: 0.923 (README).
 HELDOUT_FLOOR = 0.90
 # "What's the difference between ketamine and esketamine?" starts the side-by-side
 # comparison (decision-aid issue); for that topic the walkthrough is a right answer.
