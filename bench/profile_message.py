@@ -227,7 +227,7 @@ async def run(args: argparse.Namespace) -> None:
 
             async def send(text: str, sender: str):
                 return await channel._handle(agent, agent.handle_message, sender, text, None)
-            wrap(SafeRestInput, "_is_first_turn", "0.1 channel: first-turn check (tracker read)")
+            wrap(SafeRestInput, "_last_message_time", "0.1 channel: first-turn check (tracker read)")
 
         messages = message_set(bot)
         instrument()

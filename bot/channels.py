@@ -10,12 +10,15 @@ Same URL and reply format as Rasa's ``rest`` channel
   that are not ours to trigger;
 - if anything fails while handling a message, the visitor still gets the fixed
   "something went wrong" reply, with 988 and the clinic's number;
-- a visitor's first message also gets the short "who I am" introduction.
+- the first message of a conversation session (a new visitor, or one back
+  after the domain's session expiry) also gets the short "who I am"
+  introduction.
 """
 from __future__ import annotations
 
 import json
 import re
+import time
 import unicodedata
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
@@ -130,10 +133,10 @@ class SafeRestInput(RestInput):
 
     def __init__(self) -> None:
         super().__init__()
-        # A sender seen in this process is past their first turn, so the
-        # tracker read in _is_first_turn is only needed for new senders (and
-        # for everyone once after a restart).
-        self._seen: "OrderedDict[Text, None]" = OrderedDict()
+        # sender -> time of their last message in this process, so the tracker
+        # read in _last_message_time is only needed for senders not seen yet
+        # (and for everyone once after a restart).
+        self._seen: "OrderedDict[Text, float]" = OrderedDict()
 
     @classmethod
     def name(cls) -> Text:
@@ -172,7 +175,7 @@ class SafeRestInput(RestInput):
         domain = agent.domain
         text = clean_text(text).strip()
         text = route_command(shorten(text), set(domain.intents) - NOT_TRIGGERABLE) if text else EMPTY_INPUT
-        first_turn = sender not in self._seen and await self._is_first_turn(agent, sender)
+        first_turn = await self._starts_session(agent, sender)
 
         collector = CollectingOutputChannel()
         try:
@@ -194,18 +197,30 @@ class SafeRestInput(RestInput):
         return messages
 
     def _remember(self, sender: Text) -> None:
-        self._seen[sender] = None
+        self._seen[sender] = time.time()
         self._seen.move_to_end(sender)
         if len(self._seen) > MAX_REMEMBERED_SENDERS:
             self._seen.popitem(last=False)
 
+    async def _starts_session(self, agent: Any, sender: Text) -> bool:
+        """True for a new visitor, or one whose last message is older than the session expiry."""
+        last = self._seen.get(sender)
+        if last is None:
+            last = await self._last_message_time(agent, sender)
+        if last is None:
+            return True
+        minutes = agent.domain.session_config.session_expiration_time
+        return bool(minutes) and time.time() - last > minutes * 60
+
     @staticmethod
-    async def _is_first_turn(agent: Any, sender: Text) -> bool:
+    async def _last_message_time(agent: Any, sender: Text) -> Optional[float]:
+        """When the sender last wrote (None: never). Read from the tracker store."""
         try:
             tracker = await agent.tracker_store.retrieve(sender)
-        except Exception:
-            return False
-        return tracker is None or not any(isinstance(e, UserUttered) for e in tracker.events)
+        except Exception:  # store unreachable: no intro rather than no answer
+            return time.time()
+        said = [e.timestamp for e in (tracker.events if tracker else []) if isinstance(e, UserUttered)]
+        return max(said) if said else None
 
 
 def _clinic_values(domain: Any) -> Dict[Text, Any]:
