@@ -271,8 +271,6 @@ async def run(args: argparse.Namespace) -> None:
         total, calls = timed
         for label in sorted(total, key=lambda l: (l.startswith("   "), l if not l.startswith("   ") else -total[l])):
             if label.startswith("0 by kind"):
-                k = label.split(": ", 1)[1]
-                kind_n = sum(1 for m in messages for _ in [0] if m[0] == k)
                 per = total[label] / calls[label]
                 print(f"| {label} | {1000 * per:.1f} (mean of {calls[label]}) | |")
                 continue

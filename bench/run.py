@@ -392,7 +392,7 @@ def render(r: Dict[str, Any]) -> str:
     s, o = r["starter"], r["ours"]
     counts = r["counts"]
     head = [
-        f"# Speed benchmark: this bot vs Rasa's starter bot",
+        "# Speed benchmark: this bot vs Rasa's starter bot",
         "",
         f"Run {r['date']} on {m['nproc']} cores ({m['cpu']}), {m['mem_gb']} GB RAM, "
         f"Python {m['python']}, commit `{r['commit']}`. Produced by `make bench` "

@@ -35,7 +35,9 @@ CRISIS_INTENT = "crisis"
 ADVICE_INTENT = "advice"
 FALLBACK_INTENT = "nlu_fallback"
 INTENT_RANKING = "intent_ranking"
-# The classifier's crisis guess counts only at or above this confidence.
+# The classifier's crisis guess counts only at or above this confidence. It is
+# read on LexicalIntentClassifier's softmax (confidence_scale 5): a change there
+# needs tests/test_safety_routing.py (crisis and near misses) to pass again.
 SECOND_NET_CONFIDENCE = 0.95
 
 

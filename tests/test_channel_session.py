@@ -39,8 +39,7 @@ def talk(channel, agent, sender, text="how much does it cost", at=None):
         await agent.tracker_store.save(tracker)
         await message.output_channel.send_text_message(message.sender_id, "ok")
 
-    replies = asyncio.new_event_loop().run_until_complete(
-        channel._handle(agent, handle, sender, text, None))
+    replies = asyncio.run(channel._handle(agent, handle, sender, text, None))
     return [r.get("text", "") for r in replies]
 
 

@@ -23,7 +23,7 @@ DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
 
 def run(coroutine):
-    return asyncio.new_event_loop().run_until_complete(coroutine)
+    return asyncio.run(coroutine)
 
 
 def dicts(tracker):

@@ -7,7 +7,7 @@ sections. The date on top is the latest `reviewed` date of all that content.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List
 
 from bot.console import render
 from bot.console.catalog import Catalog, Entry, source_label
@@ -70,7 +70,7 @@ def markdown(catalog: Catalog) -> str:
         out += [line, ""]
     out += ["## Contents", ""]
     out += [f"{i}. [{c.title}](#{c.anchor})" for i, c in enumerate(chapters(catalog), 1)] + [""]
-    out += [f'<a id="crisis"></a>', "", f"## {crisis.title}", "", f"**{crisis.headline}**", ""]
+    out += ['<a id="crisis"></a>', "", f"## {crisis.title}", "", f"**{crisis.headline}**", ""]
     for heading, intro, lines, numbered in crisis.sections():
         out += [f"### {heading}", ""] + ([intro, ""] if intro else [])
         out += [f"{i}. {line}" if numbered else f"- {line}" for i, line in enumerate(lines, 1)]
