@@ -20,14 +20,14 @@ WIDGET_ORIGINS ?= http://localhost:$(WIDGET_PORT) http://127.0.0.1:$(WIDGET_PORT
 # Retrain only when what the model is built from changes.
 TRAIN_INPUTS := config.yml domain.yml \
 	$(shell find data bot/safety -name '*.yml' 2>/dev/null) \
-	bot/nlu_components.py bot/policies.py $(wildcard bot/safety/*.py)
+	bot/nlu_components.py bot/nlu_safety.py bot/policies.py $(wildcard bot/safety/*.py)
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install train validate run shell actions console browser-deps test test-stories bench cross-validate clean
+.PHONY: help install train validate run shell actions console browser-deps test test-stories bench blind cross-validate clean
 
 help:
 	@echo "make run      - set up, train if needed, start the bot on http://localhost:$(RASA_PORT)"
@@ -35,6 +35,7 @@ help:
 	@echo "make test     - set up, validate, train if needed, run every test"
 	@echo "make console  - staff phone console on http://127.0.0.1:$(CONSOLE_PORT) (needs STAFF_CONSOLE_TOKEN)"
 	@echo "make bench    - speed benchmark against Rasa's starter bot (slow, not in CI)"
+	@echo "make blind    - safety figures on the blind sets in tests/blind/ (real servers, REST channel)"
 	@echo "make cross-validate - NLU cross-validation figures (slow, not in CI)"
 
 $(INSTALLED): requirements.lock scripts/ensure-venv.sh
@@ -88,6 +89,11 @@ test: validate $(MODEL) browser-deps
 
 bench: $(MODEL)
 	$(PY) -m bench.run --model $(MODEL)
+
+# Each blind set on its own, through the real servers; prints figures only.
+BLIND_SETS ?= $(sort $(wildcard tests/blind/safety_*/set.yml))
+blind: $(MODEL)
+	@for set in $(BLIND_SETS); do $(PY) scripts/blind_eval.py $$set || exit 1; done
 
 test-stories: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
