@@ -233,12 +233,12 @@ def _render(domain: Any, name: Text) -> Text:
 
 
 def _starts_with_own_intro(domain: Any, messages: List[Dict[Text, Any]]) -> bool:
-    """True when the reply already says who the bot is (crisis card, greeting)."""
+    """True when the reply already says who the bot is (crisis card, check-in, greeting)."""
     first = messages[0].get("text") or ""
     values = _clinic_values(domain)
     own = [
         fill(v.get("text") or "", values)
-        for name in ("utter_crisis", "utter_greet", "utter_intro")
+        for name in ("utter_crisis", "utter_risk_check", "utter_greet", "utter_intro")
         for v in domain.responses.get(name, [])
     ]
     return first in own

@@ -1,14 +1,6 @@
-"""The project's Rasa NLU components.
-
-- ``LexicalIntentClassifier``: picks the intent and, for the retrieval intents
-  (faq, advice), the answer.
-- ``SafetyOverride`` runs last, so nothing after it can undo its decision:
-  a crisis message gets intent ``crisis`` with confidence 1.0 whatever was
-  predicted; the classifier's own ``crisis`` guess is kept (a second net) only
-  when it is very sure and the text uses crisis vocabulary, and never for an
-  idiom the detector knows ("my feet are killing me"); a personal medical
-  question gets intent ``advice`` so it is always deferred to the clinician
-  (the classifier's advice ranking still picks which deferral).
+"""The project's intent classifier: ``LexicalIntentClassifier`` picks the intent
+and, for the retrieval intents (faq, advice), the answer. The safety
+components that run after it are in ``bot.nlu_safety``.
 """
 from __future__ import annotations
 
@@ -28,88 +20,10 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.safety.advice import detect_advice
-from bot.safety.crisis import detect
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME as FALLBACK_INTENT
 
 CRISIS_INTENT = "crisis"
-ADVICE_INTENT = "advice"
-FALLBACK_INTENT = "nlu_fallback"
 INTENT_RANKING = "intent_ranking"
-# The classifier's crisis guess counts only at or above this confidence. It is
-# read on LexicalIntentClassifier's softmax (confidence_scale 5): a change there
-# needs tests/test_safety_routing.py (crisis and near misses) to pass again.
-SECOND_NET_CONFIDENCE = 0.95
-
-
-def _force_intent(message: Message, name: Text) -> None:
-    ranking = [r for r in message.get(INTENT_RANKING) or [] if r.get(INTENT_NAME_KEY) != name]
-    top = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
-    message.set(INTENT, top, add_to_output=True)
-    message.set(INTENT_RANKING, [top] + ranking, add_to_output=True)
-
-
-def _overrule_crisis_guess(message: Message) -> None:
-    """Replaces an untrusted crisis guess with an honest "not sure".
-
-    The classifier's best guess was crisis, so its runner-up says little about
-    what the person meant ("this wait is killing me" came second as
-    bot_challenge at 0.03): the bot says it is not sure instead.
-    """
-    ranking = [r for r in message.get(INTENT_RANKING) or []
-               if r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, FALLBACK_INTENT)]
-    top = {INTENT_NAME_KEY: FALLBACK_INTENT,
-           PREDICTED_CONFIDENCE_KEY: (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY, 0.0)}
-    message.set(INTENT, top, add_to_output=True)
-    message.set(INTENT_RANKING, [dict(top)] + ranking, add_to_output=True)
-
-
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
-class SafetyOverride(GraphComponent):
-    """Overrides the predicted intent for crisis and personal-advice messages."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "SafetyOverride":
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            self._apply(message)
-        return messages
-
-    @staticmethod
-    def _apply(message: Message) -> None:
-        text = message.get(TEXT) or ""
-        result = detect(text)
-        predicted = message.get(INTENT) or {}
-        intent = predicted.get(INTENT_NAME_KEY)
-        confidence = float(predicted.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-        if result.is_crisis:
-            _force_intent(message, CRISIS_INTENT)
-            return
-        if intent == CRISIS_INTENT and (
-            result.idiom or not result.risk_words or confidence < SECOND_NET_CONFIDENCE
-        ):
-            # The classifier is a second net for crisis phrasings the patterns
-            # miss. It is trusted when it is very sure and the text uses crisis
-            # vocabulary (die, pills, hurt...); it is overruled for known idioms,
-            # for text with no such word ("purple elephant monday"), and when it
-            # is unsure: "I'm dying here, it's so hot" scored 0.28-0.89, every
-            # held-out crisis message 1.0 (tests/test_safety_detectors.py).
-            _overrule_crisis_guess(message)
-            intent = FALLBACK_INTENT
-        if intent != CRISIS_INTENT and detect_advice(text) is not None:
-            _force_intent(message, ADVICE_INTENT)
 
 
 class LinearScorer:

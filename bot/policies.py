@@ -1,17 +1,21 @@
 """CrisisPolicy: the core-side guarantee that crisis language reaches 988.
 
 NLU can be bypassed (Rasa's ``/intent{...}`` syntax skips the classifiers) and a
-form or walkthrough may be active, so the policy looks at the user's raw text
-itself, on every turn, and wins over every other policy:
+form or walkthrough may be active, so the policy reads the user's raw text
+itself with the crisis patterns on every turn, adds what the NLU safety
+components found (``safety`` in the parse data: the learned model and the
+risk-vocabulary rule), and wins over every other policy:
 
-    user says crisis text -> utter_crisis -> (action_deactivate_loop) -> action_listen
+    crisis text   -> utter_crisis     -> (action_deactivate_loop) -> action_listen
+    possible risk -> utter_risk_check -> (action_deactivate_loop) -> action_listen
 
-It only uses domain responses and Rasa's built-in actions, so it works with the
-action server down, and the booking flow can never follow in the same turn.
+and the turns after them (bot.safety.dialogue). It only uses domain responses
+and Rasa's built-in actions for the crisis reply and the check-in, so both work
+with the action server down.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -22,40 +26,52 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.safety.crisis import detect
+from bot.safety.assess import CHECK, CRISIS, EMERGENCY, NONE, Assessment, assess
+from bot.safety.dialogue import CHECK_IN_RESPONSE, CRISIS_RESPONSE, plan, session_safety
 
-CRISIS_RESPONSE = "utter_crisis"
 CRISIS_INTENT = "crisis"
+_RANK = {NONE: 0, CHECK: 1, CRISIS: 2}
 
 
-def latest_user_turn_is_crisis(tracker: DialogueStateTracker) -> Optional[Text]:
-    """Returns the crisis language ("en"/"es") if the latest user message is a crisis."""
+def assess_latest(tracker: DialogueStateTracker) -> Optional[Assessment]:
+    """This turn's safety level: the patterns on the raw text, raised by what NLU found."""
     message = tracker.latest_message
-    if message is None:
+    if message is None or message.text is None:
         return None
-    result = detect(message.text or "")
-    if result.is_crisis:
-        return result.language
-    if (message.intent or {}).get("name") == CRISIS_INTENT:
-        return "en"
-    return None
+    parse = message.parse_data or {}
+    intent = (message.intent or {}).get("name")
+    own = assess(message.text, None, intent)
+    nlu = parse.get("safety") or {}
+    if intent == CRISIS_INTENT and own.level != CRISIS:
+        own = Assessment(CRISIS, nlu.get("kind"), nlu.get("language") or own.language, "nlu")
+    if _RANK.get(nlu.get("level"), 0) > _RANK[own.level]:
+        return Assessment(nlu["level"], nlu.get("kind"), nlu.get("language") or own.language, "nlu")
+    return own
 
 
-def _actions_since_last_user(tracker: DialogueStateTracker) -> List[Text]:
-    names: List[Text] = []
+def _turn_actions(tracker: DialogueStateTracker) -> Tuple[List[Text], List[Text], List[Text]]:
+    """(actions since the last user message, actions of the bot's previous turn, all in this session)."""
+    since: List[Text] = []
+    previous: List[Text] = []
+    session: List[Text] = []
+    users = 0
     for event in reversed(tracker.applied_events()):
         if isinstance(event, UserUttered):
-            break
-        if isinstance(event, ActionExecuted) and event.action_name:
-            names.append(event.action_name)
-    return list(reversed(names))
+            users += 1
+        elif isinstance(event, ActionExecuted) and event.action_name:
+            session.append(event.action_name)
+            if users == 0:
+                since.append(event.action_name)
+            elif users == 1:
+                previous.append(event.action_name)
+    return since[::-1], previous[::-1], session
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
 class CrisisPolicy(Policy):
-    """Predicts the crisis response with certainty whenever the user is in crisis."""
+    """Predicts the safety replies with certainty: crisis reply, check-in and their follow-ups."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -67,7 +83,7 @@ class CrisisPolicy(Policy):
         domain: Domain,
         **kwargs: Any,
     ) -> Resource:
-        # Nothing to learn: the detector is rule-based. Persist an empty resource
+        # Nothing to learn: the decisions are rules. Persist an empty resource
         # so Rasa can load the policy like any other.
         with self._model_storage.write_to(self._resource):
             pass
@@ -80,19 +96,29 @@ class CrisisPolicy(Policy):
         rule_only_data: Optional[Dict[Text, Any]] = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
-        language = latest_user_turn_is_crisis(tracker)
-        if language is None:
+        result = assess_latest(tracker)
+        if result is None:
+            return self._prediction(self._default_predictions(domain))
+        done, previous, session = _turn_actions(tracker)
+        # The session flag counts safety replies before this turn only.
+        before = session[len(done):]
+        intent = (tracker.latest_message.intent or {}).get("name")
+        actions = plan(result.level, intent, session_safety(previous, before))
+        if not actions:
             return self._prediction(self._default_predictions(domain))
 
-        done = _actions_since_last_user(tracker)
-        if CRISIS_RESPONSE not in done:
-            action = CRISIS_RESPONSE
-            # The slot decides which language variant of utter_crisis is sent.
-            events = [SlotSet("crisis_language", language)]
+        events: List[Any] = []
+        todo = [a for a in actions if a not in done]
+        if todo:
+            action = todo[0]
+            if action in (CRISIS_RESPONSE, CHECK_IN_RESPONSE):
+                # The slots pick the language and emergency variants of the reply.
+                kind = EMERGENCY if result.kind == EMERGENCY else None
+                events = [SlotSet("crisis_language", result.language), SlotSet("crisis_kind", kind)]
         elif tracker.active_loop_name and ACTION_DEACTIVATE_LOOP_NAME not in done:
-            action, events = ACTION_DEACTIVATE_LOOP_NAME, []
+            action = ACTION_DEACTIVATE_LOOP_NAME
         else:
-            action, events = ACTION_LISTEN_NAME, []
+            action = ACTION_LISTEN_NAME
 
         probabilities = self._default_predictions(domain)
         probabilities[domain.index_for_action(action)] = 1.0

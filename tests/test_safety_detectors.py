@@ -23,7 +23,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.safety.advice import ADVICE_KEYS, detect_advice
+from bot.safety.advice import ADVICE_KEYS, DEFERRAL_KEYS, detect_advice
 from bot.safety.crisis import CrisisResult, detect
 from bot.safety.rules import violations
 from bot.safety.text import normalise
@@ -105,9 +105,11 @@ def test_heldout_messages_never_appear_in_training_data(nlu_file, items):
 
 
 def test_nlu_advice_intents_match_response_keys():
-    data = yaml.safe_load((ROOT / "data" / "nlu" / "advice.yml").read_text(encoding="utf-8"))
-    intents = {block["intent"] for block in data["nlu"]}
-    assert intents == {f"advice/{k}" for k in ADVICE_KEYS}
+    intents = set()
+    for path in (ROOT / "data" / "nlu").glob("advice*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        intents |= {block["intent"] for block in data["nlu"]}
+    assert intents == {f"advice/{k}" for k in DEFERRAL_KEYS}
 
 
 # --------------------------------------------------------------------------- #
@@ -402,7 +404,11 @@ ADVICE_RESPONSES = yaml.safe_load((ROOT / "data" / "responses" / "advice.yml").r
 
 
 def test_there_is_a_reply_for_every_advice_key():
-    assert set(ADVICE_RESPONSES) == {f"utter_advice/{k}" for k in ADVICE_KEYS}
+    assert set(ADVICE_RESPONSES) == {f"utter_advice/{k}" for k in DEFERRAL_KEYS}
+
+
+# Deferrals written after the content review (issue 17): no booking line.
+ADVICE_WITHOUT_BOOKING = {"utter_advice/home_use", "utter_advice/symptom_now"}
 
 
 @pytest.mark.parametrize("name", sorted(ADVICE_RESPONSES))
@@ -411,12 +417,19 @@ def test_advice_reply_is_safe_sourced_and_plain(name):
         text = variant["text"]
         meta = variant["metadata"]
         assert meta["topic"] == "Personal medical questions"
-        assert meta["reviewed"] == "2026-11-27"
+        assert re.fullmatch(r"2026-1[12]-\d\d", meta["reviewed"]), meta["reviewed"]
         assert meta["source"] and set(meta["source"]) <= SEEDS
-        assert text.endswith("You can book a consultation with {clinic_name} at {clinic_phone}.")
+        if name in ADVICE_WITHOUT_BOOKING:
+            # A deferral ends by sending the person to their own clinician, never to a sale.
+            last_sentence = re.split(r"(?<=[.!?])\s+", text.strip())[-1]
+            assert re.search(r"prescriber|clinician|doctor|OB/GYN|psychiatrist", last_sentence), text
+            assert not re.search(r"\bbook|consultation with|\{clinic_phone\}", text, re.I), text
+        else:
+            assert text.endswith("You can book a consultation with {clinic_name} at {clinic_phone}.")
         filled = text.replace("{clinic_name}", "Example Clinic").replace("{clinic_phone}", "555-0100")
         assert violations(filled) == [], filled
-        assert "mg" not in filled.lower() and not re.search(r"\d", text), text
+        # No numbers (no doses); only the emergency lines 911 and 988 may appear.
+        assert "mg" not in filled.lower() and not re.search(r"\d", re.sub(r"\b(911|988)\b", "", text)), text
         assert re.search(r"prescriber|clinician|doctor|OB/GYN", filled), filled
         assert not re.search(r"\byou should\b|\byes\b", filled, re.I), filled
         grade = textstat.flesch_kincaid_grade(filled)

@@ -31,6 +31,9 @@ from bot.safety.text import PATTERN_DIR, tokenize
 logger = logging.getLogger(__name__)
 
 ADVICE_KEYS = ("dose", "medication_change", "combine", "safe_for_me", "pregnancy", "which_option", "diagnosis")
+# Every deferral (utter_advice/<key>): the pattern keys, plus two that only the
+# classifiers pick (own doses at home, a symptom happening now).
+DEFERRAL_KEYS = ADVICE_KEYS + ("home_use", "symptom_now")
 
 _RULES: Optional[RuleSet] = None
 _PRIORITY: List[str] = []
@@ -103,4 +106,4 @@ def detect_advice(text: str) -> Optional[str]:
         return None
 
 
-__all__ = ["detect_advice", "ADVICE_KEYS"]
+__all__ = ["detect_advice", "ADVICE_KEYS", "DEFERRAL_KEYS"]

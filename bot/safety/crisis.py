@@ -400,6 +400,7 @@ class RuleSet:
         self.data = data
         self.sets = load_sets(data)
         self.second_net_words = frozenset(str(w).lower() for w in data.get("second_net_words") or ())
+        self.risk_vocabulary = frozenset(str(w).lower() for w in data.get("risk_vocabulary") or ())
         self.matcher = AnchoredMatcher(nlp.vocab)
         self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.rules: Dict[int, Rule] = {}
@@ -448,6 +449,8 @@ class CrisisResult:
     span: Optional[Tuple[int, int]]  # char offsets of the first crisis match in the ORIGINAL text
     risk_words: bool = False  # the text uses crisis vocabulary even if no pattern matched; a
                               # classifier's crisis guess is only trusted when this is True
+    risk_vocabulary: bool = False  # the text uses risk vocabulary (death, funeral, overdose,
+                              # goodbye...): such a message never gets the generic fallback
 
 
 NOT_CRISIS = CrisisResult(False, None, "en", False, None)
@@ -573,13 +576,14 @@ def _detect(text: str) -> CrisisResult:
         found = rs.matches(doc)                  # 3. crisis, idiom and topical patterns
         words = [t.lower_ for t in doc]
         risky = any(t.lower_ in rs.second_net_words or t.lemma_ in rs.second_net_words for t in doc)
+        vocabulary = any(t.lower_ in rs.risk_vocabulary or t.lemma_ in rs.risk_vocabulary for t in doc)
     kept, idiom = _apply_guards(found)           # 4. guards remove harmless uses
     if not kept:
-        return CrisisResult(False, None, "en", idiom, None, risky)
+        return CrisisResult(False, None, "en", idiom, None, risky, vocabulary)
     scored = _categorise(kept, words, rs)        # 5. result
     langs = {rule.lang for _, (rule, _, _) in scored}
     language = scored[0][1][0].lang if len(langs) == 1 else _language(words, langs, rs)
-    return CrisisResult(True, scored[0][0], language, False, _span(kept, tokens), True)
+    return CrisisResult(True, scored[0][0], language, False, _span(kept, tokens), True, True)
 
 
 # Last-resort net if the pipeline itself fails (never expected): a few stems.
@@ -613,9 +617,18 @@ def detect(text: str) -> CrisisResult:
         return NOT_CRISIS
 
 
+def guess_language(text: str) -> str:
+    """"es" when the message has more Spanish than English function words, else "en"."""
+    try:
+        words = [t.text for t in tokenize(text)]
+        return _language(words, {"en", "es"}, rules())
+    except Exception:  # pragma: no cover - defensive: the safety path must not fail
+        return "en"
+
+
 def warm_up() -> None:
     """Load the pipeline and patterns now (e.g. at server start)."""
     detect("warm up")
 
 
-__all__ = ["CrisisResult", "detect", "warm_up", "get_nlp", "make_doc", "RuleSet", "compile_pattern"]
+__all__ = ["CrisisResult", "detect", "guess_language", "warm_up", "get_nlp", "make_doc", "RuleSet", "compile_pattern"]

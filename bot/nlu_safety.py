@@ -1,0 +1,205 @@
+"""The safety components of the NLU pipeline.
+
+- ``SafetyClassifier`` trains the learned safety model (``bot.safety.risk_model``)
+  on the safety corpus (``bot/safety/corpus/``) plus the bot's own NLU
+  examples, and adds its scores to every parsed message (``safety_scores``).
+- ``SafetyOverride`` runs last, so nothing after it can undo its decision. It
+  combines the patterns, the model and the intent (``bot.safety.assess``):
+  a crisis gets intent ``crisis`` with confidence 1.0; a possible risk is
+  marked ``safety.level == "check"`` (CrisisPolicy then asks); a personal
+  medical question gets intent ``advice`` (the classifier's advice ranking
+  still picks which deferral).
+
+The policy (``bot.policies.CrisisPolicy``) re-checks the raw text with the
+patterns on every turn, so crisis routing never depends on these alone.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.safety.advice import detect_advice
+from bot.safety.assess import CHECK, CRISIS, assess
+from bot.safety.crisis import detect
+from bot.safety.risk_model import ADVICE, NONE, SafetyModel, SafetyScores, load_corpus
+
+CRISIS_INTENT = "crisis"
+ADVICE_INTENT = "advice"
+SCORES_KEY = "safety_scores"
+SAFETY_KEY = "safety"
+CORPUS_DIR = Path(__file__).resolve().parent / "safety" / "corpus"
+
+
+def _force_intent(message: Message, name: Text) -> None:
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
+    top = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
+    message.set(INTENT, top, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
+
+
+def _overrule_crisis_guess(message: Message) -> None:
+    """The intent classifier guessed crisis but neither patterns nor the safety model agree.
+
+    Its runner-up says little about what the person meant, so the intent
+    becomes an honest "not sure"; assess() then checks in when the text uses
+    risk vocabulary.
+    """
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+               if r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, DEFAULT_NLU_FALLBACK_INTENT_NAME)]
+    confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY, 0.0)
+    top = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME, PREDICTED_CONFIDENCE_KEY: confidence}
+    message.set(INTENT, top, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [dict(top)] + ranking, add_to_output=True)
+
+
+def _label(message: Message) -> Text:
+    intent = message.get(INTENT)
+    if intent == CRISIS_INTENT:
+        return CRISIS
+    if intent == ADVICE_INTENT:
+        return ADVICE
+    return NONE
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class SafetyClassifier(GraphComponent):
+    """Scores every message with the learned safety model."""
+
+    MODEL_FILE = "safety_model.pkl"
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "corpus_dir": str(CORPUS_DIR),
+            # Share of held-out harmless messages allowed at or above each level.
+            "check_false_alarm": 0.03,
+            "crisis_false_alarm": 0.005,
+            "advice_false_alarm": 0.03,
+            "C": 4.0,
+            "random_seed": 42,
+        }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        """The corpus files are read from disk, not given by the graph: retrain when they change."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for path in sorted(Path(config.get("corpus_dir") or CORPUS_DIR).glob("*.yml")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
+                 resource: Resource, model: Optional[SafetyModel] = None) -> None:
+        self._config = config
+        self._storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SafetyClassifier":
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "SafetyClassifier":
+        import pickle
+
+        try:
+            with model_storage.read_from(resource) as directory:
+                with open(f"{directory}/{cls.MODEL_FILE}", "rb") as handle:
+                    pipeline, thresholds = pickle.load(handle)  # our own artifact
+        except (ValueError, FileNotFoundError):
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, SafetyModel(pipeline, thresholds))
+
+    def train(self, training_data: TrainingData) -> Resource:
+        import pickle
+
+        pairs = load_corpus(sorted(Path(self._config["corpus_dir"]).glob("*.yml")))
+        pairs += [(m.get(TEXT), _label(m)) for m in training_data.intent_examples if m.get(TEXT)]
+        texts, labels = [t for t, _ in pairs], [label for _, label in pairs]
+        model = SafetyModel.train(
+            texts, labels, check_false_alarm=self._config["check_false_alarm"],
+            crisis_false_alarm=self._config["crisis_false_alarm"],
+            advice_false_alarm=self._config["advice_false_alarm"],
+            c=self._config["C"], seed=self._config["random_seed"])
+        with self._storage.write_to(self._resource) as directory:
+            with open(f"{directory}/{self.MODEL_FILE}", "wb") as handle:
+                pickle.dump((model.pipeline, model.thresholds), handle)
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None:
+            return messages
+        for message in messages:
+            text = message.get(TEXT)
+            if text:
+                message.set(SCORES_KEY, self._model.score(text).as_dict(), add_to_output=True)
+        return messages
+
+
+def _scores(message: Message) -> Optional[SafetyScores]:
+    raw = message.get(SCORES_KEY)
+    if not raw:
+        return None
+    return SafetyScores(raw["risk"], raw["emergency"], raw["advice"], raw["level"], raw["is_advice"])
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class SafetyOverride(GraphComponent):
+    """Overrides the predicted intent for crisis and personal-advice messages."""
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SafetyOverride":
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._apply(message)
+        return messages
+
+    @staticmethod
+    def _apply(message: Message) -> None:
+        text = message.get(TEXT) or ""
+        pattern = detect(text)
+        scores = _scores(message)
+        intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        if intent == CRISIS_INTENT:
+            # Decided by patterns and the safety model, not by the intent classifier.
+            _overrule_crisis_guess(message)
+            intent = DEFAULT_NLU_FALLBACK_INTENT_NAME
+        result = assess(text, scores, intent, pattern)
+        message.set(SAFETY_KEY, result.as_dict(), add_to_output=True)
+        if result.level == CRISIS:
+            _force_intent(message, CRISIS_INTENT)
+        elif result.level != CHECK and (detect_advice(text) is not None
+                                         or (scores is not None and scores.is_advice)):
+            _force_intent(message, ADVICE_INTENT)
+
+
+__all__ = ["SafetyClassifier", "SafetyOverride", "SCORES_KEY", "SAFETY_KEY"]

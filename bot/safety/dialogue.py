@@ -1,0 +1,72 @@
+"""What the bot does next for safety, given this turn's level and the session so far.
+
+The rules (one place, used by bot.policies.CrisisPolicy on every turn):
+
+- crisis level -> the crisis reply (911 first for an emergency);
+- check level -> the check-in, or the crisis reply if the session already had a
+  crisis reply or a check-in (an ambiguous message in the same session is
+  treated as crisis);
+- right after a check-in: "yes" or "not sure" -> the crisis reply; "no" ->
+  thanks, then the answer to what they asked;
+- after a crisis reply: "no, I'm fine" -> thanks, then back to their question;
+  "I don't want to call" and "what happens when I call?" have their own
+  replies (rules in data/rules/safety.yml, any time);
+- otherwise nothing: the other policies answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+from bot.safety.assess import CHECK, CRISIS
+
+CRISIS_RESPONSE = "utter_crisis"
+CHECK_IN_RESPONSE = "utter_risk_check"
+CHECK_IN_NO_RESPONSE = "utter_risk_check_no"
+CRISIS_FINE_RESPONSE = "utter_crisis_fine"
+ANSWER_ACTION = "action_risk_answer"
+# Safety replies that mark the session ("risk stays in the conversation").
+SESSION_MARKERS = (CRISIS_RESPONSE, CHECK_IN_RESPONSE)
+
+YES_INTENTS = frozenset({"affirm", "not_sure"})
+NO_INTENTS = frozenset({"deny"})
+# Follow-ups about getting help: they have their own replies, not the check-in.
+HELP_INTENTS = frozenset({"crisis_no_call", "crisis_what_happens"})
+
+
+@dataclass(frozen=True)
+class SessionSafety:
+    """What the current session's safety history says."""
+
+    flagged: bool          # a crisis reply or check-in was sent in this session
+    after_check_in: bool   # the bot's previous turn was a check-in
+    after_crisis: bool     # the bot's previous turn was the crisis reply
+
+
+def session_safety(previous_turn_actions: Sequence[str], session_actions: Sequence[str]) -> SessionSafety:
+    return SessionSafety(
+        flagged=any(a in SESSION_MARKERS for a in session_actions),
+        after_check_in=CHECK_IN_RESPONSE in previous_turn_actions,
+        after_crisis=CRISIS_RESPONSE in previous_turn_actions,
+    )
+
+
+def plan(level: str, intent: Optional[str], session: SessionSafety) -> Tuple[str, ...]:
+    """The safety actions for this turn (empty: no safety action, others decide)."""
+    if level == CHECK and intent in HELP_INTENTS:
+        return ()
+    if level == CRISIS or (level == CHECK and session.flagged):
+        return (CRISIS_RESPONSE,)
+    if level == CHECK:
+        return (CHECK_IN_RESPONSE,)
+    if session.after_check_in and intent in YES_INTENTS:
+        return (CRISIS_RESPONSE,)
+    if session.after_check_in and intent in NO_INTENTS:
+        return (CHECK_IN_NO_RESPONSE, ANSWER_ACTION)
+    if session.after_crisis and intent in NO_INTENTS:
+        return (CRISIS_FINE_RESPONSE, ANSWER_ACTION)
+    return ()
+
+
+__all__ = ["plan", "session_safety", "SessionSafety", "CRISIS_RESPONSE", "CHECK_IN_RESPONSE",
+           "ANSWER_ACTION", "SESSION_MARKERS"]
