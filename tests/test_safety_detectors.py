@@ -411,9 +411,13 @@ def test_advice_reply_is_safe_sourced_and_plain(name):
         text = variant["text"]
         meta = variant["metadata"]
         assert meta["topic"] == "Personal medical questions"
-        assert meta["reviewed"] == "2026-11-27"
+        assert meta["reviewed"] == "2026-12-01"
         assert meta["source"] and set(meta["source"]) <= SEEDS
-        assert text.endswith("You can book a consultation with {clinic_name} at {clinic_phone}.")
+        # A deferral ends by sending the person to their own clinician, never to
+        # a sale (issue 17: the booking line that used to end every deferral is gone).
+        last_sentence = re.split(r"(?<=[.!?])\s+", text.strip())[-1]
+        assert re.search(r"prescriber|clinician|doctor|OB/GYN|psychiatrist", last_sentence), text
+        assert not re.search(r"\bbook|consultation with|\{clinic_phone\}", text, re.I), text
         filled = text.replace("{clinic_name}", "Example Clinic").replace("{clinic_phone}", "555-0100")
         assert violations(filled) == [], filled
         assert "mg" not in filled.lower() and not re.search(r"\d", text), text
