@@ -675,3 +675,20 @@ def test_faq_buttons_reach_the_user_with_single_braces(bot):
     buttons = [b for r in replies for b in r.get("buttons") or []]
     assert {"title": "IV ketamine: upsides and cautions",
             "payload": '/compare_dimension{"dimension":["upsides","cautions"],"option":"iv"}'} in buttons, replies
+
+
+@pytest.mark.server
+def test_rest_a_faq_answers_upsides_and_cautions_button_shows_both_rows(rasa_server):
+    """Over the real channel and action server: the button an FAQ answer carries."""
+    from tests.conftest import new_sender
+
+    sender = new_sender()
+    replies = rasa_server.say(sender, "Why is ketamine given through an IV?")
+    buttons = [b for r in replies for b in r.get("buttons") or []]
+    payload = next(b["payload"] for b in buttons if "upsides and cautions" in b["title"])
+    replies = rasa_server.say(sender, payload)
+    tables = [r["custom"] for r in replies if isinstance(r.get("custom"), dict)
+              and r["custom"].get("type") == "comparison_table"]
+    assert tables and tables[0]["row_ids"] == ["upsides", "cautions"], replies
+    assert tables[0]["column_ids"] == ["topic", "iv"]
+    assert DISCLOSURE.search(tables[0]["note"])
