@@ -111,7 +111,11 @@ ALL = "all"  # value / situation id meaning "every one"
 ANSWERS = ("yes", "no", "not sure")
 
 # The dimensions offered as buttons while walking through one topic at a time.
-WALKTHROUGH_BUTTONS = ("cost", "insurance", "fda_status", "monitoring", "setting", "speed")
+WALKTHROUGH_BUTTONS = ("cost", "insurance", "fda_status", "monitoring", "setting", "speed",
+                       "upsides", "cautions")
+# The topics behind the "Upsides and cautions" button that every tool reply which
+# names a treatment carries, so its main downsides are always one tap away (IPDAS).
+BALANCE_DIMENSIONS = ["upsides", "cautions"]
 
 
 def command(intent: str, **entities: Any) -> str:
@@ -324,6 +328,10 @@ class DecisionAid:
         buttons.append(_button(self.button_titles["done"], command(INTENT_STOP)))
         return buttons
 
+    def balance_button(self) -> Dict[str, str]:
+        """ "Upsides and cautions of each option": both rows, side by side."""
+        return _button(self.button_titles["balance"], command(INTENT_DIMENSION, dimension=BALANCE_DIMENSIONS))
+
     def _after_table_buttons(self) -> List[Dict[str, str]]:
         return [
             _button(self.button_titles["one_topic"],
@@ -531,10 +539,12 @@ class DecisionAid:
         ]
         if more:
             table_text += "\n\n" + " ".join(values["more"].split())
+        more.append(self.balance_button())
         more.append(_button(self.button_titles["done"], command(INTENT_STOP)))
         after = [
             _button(self.button_titles["questions"], command(INTENT_QUESTIONS)),
             _button(self.button_titles["compare"], command(INTENT_COMPARE)),
+            self.balance_button(),
             _button(self.button_titles["done"], command(INTENT_STOP)),
         ]
         return [Reply(table_text, table_payload, more),
@@ -610,11 +620,13 @@ class DecisionAid:
     # ------------------------------------------------------------------
     def troubleshooting(self, situation: Optional[str] = None) -> Reply:
         tool = self.tools["troubleshooting"]
-        closing = " ".join(tool["closing"].split())
+        closing = fill(" ".join(tool["closing"].split()), _clinic(None))
         buttons = [_button(s["button"], command(INTENT_TROUBLESHOOT, situation=s["id"]))
                    for s in self.situations if s["id"] != situation]
         if situation != ALL:
             buttons.append(_button("Show all", command(INTENT_TROUBLESHOOT, situation=ALL)))
+        if situation is not None:
+            buttons.append(self.balance_button())
         buttons.append(_button(self.button_titles["done"], command(INTENT_STOP)))
 
         if situation is None:
@@ -664,6 +676,7 @@ class DecisionAid:
         buttons = [
             _button(self.button_titles["compare"], command(INTENT_COMPARE)),
             _button(self.button_titles["values"], command(INTENT_VALUES)),
+            self.balance_button(),
         ]
         return Reply(reply.text, reply.payload, buttons)
 
@@ -683,7 +696,8 @@ class DecisionAid:
         closing = " ".join([" ".join(t["referral_note"].split()), " ".join(t["urgent_note"].split())])
         reply = self._summary(t["title"], t["intro"], sections, closing, files)
         buttons = [_button(t["role"]["title"], command(INTENT_THERAPIST_ROLE)),
-                   _button(self.button_titles["compare"], command(INTENT_COMPARE))]
+                   _button(self.button_titles["compare"], command(INTENT_COMPARE)),
+                   self.balance_button()]
         return Reply(reply.text, reply.payload, buttons)
 
     # ------------------------------------------------------------------

@@ -407,25 +407,19 @@ def test_there_is_a_reply_for_every_advice_key():
     assert set(ADVICE_RESPONSES) == {f"utter_advice/{k}" for k in DEFERRAL_KEYS}
 
 
-# Deferrals written after the content review (issue 17): no booking line.
-ADVICE_WITHOUT_BOOKING = {"utter_advice/home_use", "utter_advice/symptom_now"}
-
-
 @pytest.mark.parametrize("name", sorted(ADVICE_RESPONSES))
 def test_advice_reply_is_safe_sourced_and_plain(name):
     for variant in ADVICE_RESPONSES[name]:
         text = variant["text"]
         meta = variant["metadata"]
         assert meta["topic"] == "Personal medical questions"
-        assert re.fullmatch(r"2026-1[12]-\d\d", meta["reviewed"]), meta["reviewed"]
+        assert meta["reviewed"] == "2026-12-01"
         assert meta["source"] and set(meta["source"]) <= SEEDS
-        if name in ADVICE_WITHOUT_BOOKING:
-            # A deferral ends by sending the person to their own clinician, never to a sale.
-            last_sentence = re.split(r"(?<=[.!?])\s+", text.strip())[-1]
-            assert re.search(r"prescriber|clinician|doctor|OB/GYN|psychiatrist", last_sentence), text
-            assert not re.search(r"\bbook|consultation with|\{clinic_phone\}", text, re.I), text
-        else:
-            assert text.endswith("You can book a consultation with {clinic_name} at {clinic_phone}.")
+        # A deferral ends by sending the person to their own clinician, never to
+        # a sale (issue 17: the booking line that used to end every deferral is gone).
+        last_sentence = re.split(r"(?<=[.!?])\s+", text.strip())[-1]
+        assert re.search(r"prescriber|clinician|doctor|OB/GYN|psychiatrist", last_sentence), text
+        assert not re.search(r"\bbook|consultation with|\{clinic_phone\}", text, re.I), text
         filled = text.replace("{clinic_name}", "Example Clinic").replace("{clinic_phone}", "555-0100")
         assert violations(filled) == [], filled
         # No numbers (no doses); only the emergency lines 911 and 988 may appear.
