@@ -113,11 +113,17 @@ class RedisTicketLockStore(LockStore):
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
             import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+            from redis.exceptions import ConnectionError as RedisConnectionError
 
+            # One immediate retry on a broken connection: after Redis restarts,
+            # each pooled connection fails once before it is replaced.
             self._client = aioredis.Redis(
                 host=self.host, port=self.port, db=self.db, username=self.username,
                 password=self.password, socket_timeout=self.socket_timeout,
-                socket_connect_timeout=self.socket_timeout, retry_on_timeout=False)
+                socket_connect_timeout=self.socket_timeout,
+                retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError])
             self._issue = self._client.register_script(_ISSUE)
             self._acquire = self._client.register_script(_ACQUIRE)
             self._release = self._client.register_script(_RELEASE)

@@ -370,10 +370,15 @@ class Replica:
 HAPROXY_CFG = """\
 global
     maxconn 4096
+    log stdout format raw local0 info
 {user}
 defaults
     mode http
+    log global
     option httplog
+    option dontlog-normal
+    option log-health-checks
+    timeout check 3s
     timeout connect 1s
     timeout client 90s
     timeout server 90s
@@ -383,6 +388,9 @@ defaults
     retries 3
     retry-on conn-failure
     option redispatch 1
+    # A new connection to a replica per request: a request is never sent on
+    # an idle connection to a replica that has just died.
+    http-reuse never
 
 frontend rasa
     bind 127.0.0.1:{port}
@@ -392,7 +400,7 @@ backend replicas
     balance {balance}
     option httpchk GET /webhooks/rest/
     http-check expect status 200
-    default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
+    default-server inter 1s fastinter 500ms fall 3 rise 2 on-marked-down shutdown-sessions
 {servers}
 
 frontend stats
@@ -440,7 +448,7 @@ class HAProxy:
         return out
 
     def wait_all_up(self, timeout: float = 30) -> None:
-        wait_until(lambda: all(s.startswith("UP") for s in self.servers_up().values()),
+        wait_until(lambda: all(s == "UP" for s in self.servers_up().values()),
                    timeout, "HAProxy health checks", log=self.log)
 
     def stop(self) -> None:
@@ -473,6 +481,7 @@ class Cluster:
             "PG_USER": self.postgres.user, "PG_PASSWORD": keys["pg_password"],
             "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port),
             "REDIS_PASSWORD": keys["redis_password"],
+            "TRACKER_CACHE_BYTES": os.environ.get("TRACKER_CACHE_BYTES", str(64 * 1024 * 1024)),
         })
         self.env.update(extra_env or {})
         self.replicas = [Replica(self.state, i, replica_base + i, self.env, model, cors)
