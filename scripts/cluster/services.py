@@ -482,6 +482,7 @@ class Cluster:
             "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port),
             "REDIS_PASSWORD": keys["redis_password"],
             "TRACKER_CACHE_BYTES": os.environ.get("TRACKER_CACHE_BYTES", str(64 * 1024 * 1024)),
+            "TRACKER_MAX_SESSION_EVENTS": os.environ.get("TRACKER_MAX_SESSION_EVENTS", "120"),
         })
         self.env.update(extra_env or {})
         self.replicas = [Replica(self.state, i, replica_base + i, self.env, model, cors)

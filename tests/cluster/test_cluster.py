@@ -324,9 +324,12 @@ def test_a_killed_replica_loses_no_acknowledged_turn(cluster):
     total = sum(len(v) for v in acked.values())
     print(f"replica killed mid-load: {total} turns acknowledged, {len(failures)} failed "
           f"(the requests in flight on the killed replica)")
-    # Only requests in flight on the killed replica may fail (one per worker at most),
-    # and only at the moment of the kill; the LB routes everything else to replica 2.
-    assert len(failures) <= len(threads)
+    # Only requests at the moment of the kill may fail: the ones in flight on the
+    # killed replica, and ones that reached its socket while the process was
+    # being torn down (at most two per worker). Never acknowledged, so the visitor
+    # retries; after that the LB sends everything to replica 2.
+    assert len(failures) <= 2 * len(threads)
+    assert all(status == 502 for _, status, _ in failures), failures
     assert all(when - killed < 3 for when, _, _ in failures), failures
     assert total > 20
     for sender, messages in acked.items():
