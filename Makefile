@@ -27,12 +27,14 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install train validate run shell actions console browser-deps test test-stories bench blind cross-validate clean
+.PHONY: help install train validate run shell actions console browser-deps test test-stories bench blind cross-validate clean cluster cluster-deps test-cluster
 
 help:
 	@echo "make run      - set up, train if needed, start the bot on http://localhost:$(RASA_PORT)"
 	@echo "make shell    - set up, train if needed, chat in the terminal (rasa shell)"
 	@echo "make test     - set up, validate, train if needed, run every test"
+	@echo "make cluster  - REPLICAS (2) Rasa servers on PostgreSQL + Redis behind HAProxy on :$(RASA_PORT)"
+	@echo "make test-cluster - the cluster tests alone (part of make test)"
 	@echo "make console  - staff phone console on http://127.0.0.1:$(CONSOLE_PORT) (needs STAFF_CONSOLE_TOKEN)"
 	@echo "make bench    - speed benchmark against Rasa's starter bot (slow, not in CI)"
 	@echo "make blind    - safety figures on the blind sets in tests/blind/ (real servers, REST channel)"
@@ -83,9 +85,25 @@ browser-deps:
 	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
-test: validate $(MODEL) browser-deps
-	$(PY) -m pytest
+test: validate $(MODEL) browser-deps cluster-deps
+	$(PY) -m pytest --ignore=tests/cluster
 	$(MAKE) test-stories
+	$(MAKE) test-cluster
+
+# --- several replicas on PostgreSQL + Redis behind HAProxy (README: "Cluster") ---
+REPLICAS ?= 2
+
+# Debian's postgresql, redis-server and haproxy, installed when missing.
+cluster-deps:
+	@scripts/cluster/ensure-packages.sh
+
+cluster: $(MODEL) cluster-deps
+	REPLICAS=$(REPLICAS) RASA_PORT=$(RASA_PORT) ACTIONS_PORT=$(ACTIONS_PORT) \
+	WIDGET_ORIGINS="$(WIDGET_ORIGINS)" $(PY) -m scripts.cluster
+
+# Real PostgreSQL, Redis, HAProxy and Rasa replicas on free loopback ports.
+test-cluster: $(MODEL) cluster-deps
+	$(PY) -m pytest tests/cluster
 
 bench: $(MODEL)
 	$(PY) -m bench.run --model $(MODEL)

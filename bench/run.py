@@ -15,8 +15,11 @@ What it does, all on this machine, loopback only (127.0.0.1, free ports, never
    and measures time to ready, the first reply, sequential latency, throughput
    and p95 with 20 concurrent senders, RSS of the process tree after warm-up,
    CPU time per message;
-3. measures the crisis detector's own cost (bench/detector_bench.py);
-4. prints the table, writes bench/results/latest.md (+ latest.json) and adds
+3. serves this bot as `make cluster` does (PostgreSQL, Redis, HAProxy) with 1
+   and with REPLICAS (default 2) Rasa replicas and measures the throughput
+   through the load balancer with the same 20 concurrent senders;
+4. measures the crisis detector's own cost (bench/detector_bench.py);
+5. prints the table, writes bench/results/latest.md (+ latest.json) and adds
    one line to bench/results/history.md.
 
 The machine may be busy with other work: the load average is recorded before
@@ -238,6 +241,44 @@ def serve_and_measure(
 
 
 # --------------------------------------------------------------------------- #
+# the cluster (`make cluster`): 1 and REPLICAS replicas behind HAProxy
+# --------------------------------------------------------------------------- #
+
+def cluster_throughput(model: Path, work: Path, counts: Dict[str, int], budget: Budget,
+                       replicas: Sequence[int], senders: int = 20) -> Dict[str, Any]:
+    """Throughput through the load balancer, PostgreSQL + Redis, for each replica count."""
+    from scripts.cluster.services import Cluster, free_port
+
+    messages = message_set("ours")
+    out: Dict[str, Any] = {}
+    for n in replicas:
+        budget.check(f"cluster with {n} replica(s)")
+        base = free_port()
+        cluster = Cluster(work / f"cluster-{n}", replicas=n, port=free_port(),
+                          replica_base=base if base + n < 65000 else 20000,
+                          actions_port=free_port(), pg_port=free_port(), redis_port=free_port(),
+                          stats_port=free_port(), model=model)
+        result: Dict[str, Any] = {"load_before": procs.loadavg()}
+        try:
+            log(f"cluster: starting PostgreSQL, Redis, {n} replica(s), HAProxy")
+            started = time.monotonic()
+            cluster.start()
+            result["ready_s"] = time.monotonic() - started
+            url = f"{cluster.url}/webhooks/rest/webhook"
+            warm = asyncio.run(load.sequential(url, messages, counts["warmup"], tag="warm"))
+            result["warmup_errors"] = warm.errors
+            per_sender = max(1, counts["concurrent"] // senders)
+            conc = asyncio.run(load.concurrent(url, messages, senders, per_sender, offset=10))
+            result["concurrent"] = load.summary(conc.latencies())
+            result["concurrent"]["errors"] = conc.errors
+            result["throughput"] = conc.throughput()
+        finally:
+            cluster.stop()
+        out[str(n)] = result
+    return out
+
+
+# --------------------------------------------------------------------------- #
 # crisis detector cost (owned by the safety helper: bench/detector_bench.py)
 # --------------------------------------------------------------------------- #
 
@@ -345,6 +386,19 @@ def build_table(r: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
     row("Training, warm (nothing changed)", _num(s.get("warm_train_s"), " s", "{:.0f}"),
         _num(o.get("warm_train_s"), " s", "{:.0f}"),
         _num(_ratio(o.get("warm_train_s"), s.get("warm_train_s")), "x", "{:.2f}"), "", None)
+    cl = r.get("cluster") or {}
+    if cl:
+        counts_n = sorted(cl, key=int)
+        desc = " / ".join(f"{n}: {_num(cl[n].get('throughput'), ' msg/s')}" for n in counts_n)
+        scale = _ratio(cl[counts_n[-1]].get("throughput"), cl[counts_n[0]].get("throughput"))
+        key["cluster_throughput"] = {n: cl[n].get("throughput") for n in counts_n}
+        row(f"Cluster throughput, {senders} senders, replicas {desc.split(':')[0]}..{counts_n[-1]} "
+            f"behind HAProxy (PostgreSQL + Redis)", _num(s.get("throughput"), " msg/s"),
+            f"{desc} (single SQLite process: {_num(o.get('throughput'), ' msg/s')})",
+            _num(scale, "x", "{:.2f}") + f" ({counts_n[-1]} vs {counts_n[0]} replicas)",
+            "more with more replicas (cores allowing)", None if scale is None else scale > 1.0)
+        cl_errs = sum((_get(v, "concurrent", "errors") or 0) for v in cl.values())
+        row("Cluster failed requests", "", str(cl_errs), "", "0", cl_errs == 0)
     errs_s = (_get(s, "sequential", "errors") or 0) + (_get(s, "concurrent", "errors") or 0)
     errs_o = (_get(o, "sequential", "errors") or 0) + (_get(o, "concurrent", "errors") or 0)
     row("Failed requests", str(errs_s), str(errs_o), "", "0", errs_o == 0)
@@ -522,6 +576,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          "TF_INTRA_OP_PARALLELISM_THREADS=1 (repeatable)")
     ap.add_argument("--tracker", choices=("sql", "memory"), default="sql",
                     help="this bot's tracker store (sql = as `make run`; memory = a lever)")
+    ap.add_argument("--replicas", type=int, default=int(os.environ.get("REPLICAS", "2")),
+                    help="the cluster row: 1 and this many replicas behind HAProxy (0: no cluster row)")
     ap.add_argument("--history-only", action="store_true",
                     help="add the history line but leave latest.md alone (lever runs)")
     ap.add_argument("--skip-starter-serve", action="store_true", help=argparse.SUPPRESS)
@@ -572,6 +628,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ours.update(serve_and_measure("ours", Path(ours["model"]), work, counts, budget,
                                       extra_env=ours_env, tracker=args.tracker))
         r["starter"], r["ours"] = starter, ours
+        if args.replicas:
+            r["cluster"] = cluster_throughput(Path(ours["model"]), work, counts, budget,
+                                              sorted({1, args.replicas}))
         r["detector"] = detector_cost()
         r["load_end"] = procs.loadavg()
     finally:

@@ -12,21 +12,25 @@ Same URL and reply format as Rasa's ``rest`` channel
   "something went wrong" reply, with 988 and the clinic's number;
 - the first message of a conversation session (a new visitor, or one back
   after the domain's session expiry) also gets the short "who I am"
-  introduction.
+  introduction. Whether a message opened a session is read from the tracker
+  store after its turn (decided under the conversation's lock), never from
+  this process's memory, so it holds with several replicas on one store;
+- when a service every turn needs is down (the Redis lock store, a shared
+  tracker store's database) the answer is a 503 with a short JSON error, not a
+  reply built from a conversation that could not be loaded or stored.
 """
 from __future__ import annotations
 
 import json
 import re
-import time
 import unicodedata
-from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 import structlog
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.shared.core.events import UserUttered
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.shared.core.events import SessionStarted, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -34,6 +38,7 @@ from sanic.response import HTTPResponse
 from bot import rasa_speedups
 from bot.content import fill, system_message
 from bot.safety.crisis import detect
+from bot.unavailable import ServiceUnavailable
 
 # Every `rasa run` loads this channel (credentials.yml), so the fix applies there.
 rasa_speedups.apply()
@@ -42,8 +47,6 @@ structlogger = structlog.get_logger()
 
 MAX_BODY_BYTES = 1_000_000
 MAX_SENDER_CHARS = 128
-# Senders who already had a turn in this process (bounded, oldest dropped).
-MAX_REMEMBERED_SENDERS = 50_000
 # Longer texts are cut before NLU; the crisis detector still reads all of it.
 MAX_NLU_CHARS = 2_000
 CRISIS_WINDOW_CHARS = 300
@@ -131,13 +134,6 @@ def parse_request(body: bytes) -> Tuple[Text, Text, Optional[Dict[Text, Any]]]:
 class SafeRestInput(RestInput):
     """Rasa's REST channel with validation, polite fallbacks and a first-turn intro."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        # sender -> time of their last message in this process, so the tracker
-        # read in _last_message_time is only needed for senders not seen yet
-        # (and for everyone once after a restart).
-        self._seen: "OrderedDict[Text, float]" = OrderedDict()
-
     @classmethod
     def name(cls) -> Text:
         return "rest"
@@ -158,9 +154,15 @@ class SafeRestInput(RestInput):
             except BadRequest as error:
                 return response.json({"error": error.message}, status=error.status)
             agent = request.app.ctx.agent
-            return response.json(
-                await self._handle(agent, on_new_message, sender, text, metadata)
-            )
+            try:
+                messages = await self._handle(agent, on_new_message, sender, text, metadata)
+            except ServiceUnavailable as error:
+                structlogger.warning("safe_rest.message.unavailable", sender=sender, error=str(error))
+                return response.json(
+                    {"error": "The assistant is briefly unavailable. Please try again in a moment.",
+                     "text": system_message("technical_issue")},
+                    status=503, headers={"Retry-After": "2"})
+            return response.json(messages)
 
         return webhook
 
@@ -175,16 +177,20 @@ class SafeRestInput(RestInput):
         domain = agent.domain
         text = clean_text(text).strip()
         text = route_command(shorten(text), set(domain.intents) - NOT_TRIGGERABLE) if text else EMPTY_INPUT
-        first_turn = await self._starts_session(agent, sender)
+        _fail_loudly(agent.tracker_store)
 
         collector = CollectingOutputChannel()
+        message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+        handled = False
         try:
-            await on_new_message(
-                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
-            )
+            await on_new_message(message)
+            handled = True
+        except ServiceUnavailable:
+            raise
         except Exception:  # the visitor must still get an answer
             structlogger.exception("safe_rest.message.failure", sender=sender)
             collector.messages = [{"recipient_id": sender, "text": system_message("technical_issue")}]
+        first_turn = handled and await _opened_session(agent, sender, message.message_id)
 
         messages = collector.messages
         if not messages and not text.startswith(SILENT_COMMANDS):
@@ -193,34 +199,59 @@ class SafeRestInput(RestInput):
             messages = [{"recipient_id": sender, "text": system_message("technical_issue")}]
         if first_turn and messages and not _starts_with_own_intro(domain, messages):
             messages = [{"recipient_id": sender, "text": _render(domain, "utter_intro")}] + messages
-        self._remember(sender)
         return messages
 
-    def _remember(self, sender: Text) -> None:
-        self._seen[sender] = time.time()
-        self._seen.move_to_end(sender)
-        if len(self._seen) > MAX_REMEMBERED_SENDERS:
-            self._seen.popitem(last=False)
 
-    async def _starts_session(self, agent: Any, sender: Text) -> bool:
-        """True for a new visitor, or one whose last message is older than the session expiry."""
-        last = self._seen.get(sender)
-        if last is None:
-            last = await self._last_message_time(agent, sender)
-        if last is None:
+def _primary_store(store: Any) -> Any:
+    return store._tracker_store if isinstance(store, FailSafeTrackerStore) else store
+
+
+def _raise_unavailable(error: Exception) -> None:
+    raise ServiceUnavailable(f"tracker store: {error}") from error
+
+
+def _fail_loudly(store: Any) -> None:
+    """A shared store's failure stops the turn (503) instead of Rasa's fallback.
+
+    Rasa wraps the tracker store in a FailSafeTrackerStore that, when the
+    database fails, reads an empty conversation and keeps the turn in this
+    process's memory: a reply without the conversation's context, and a turn
+    no other replica will ever see.
+    """
+    if isinstance(store, FailSafeTrackerStore) and getattr(store._tracker_store, "shared", False):
+        store._on_tracker_store_error = _raise_unavailable
+
+
+async def _opened_session(agent: Any, sender: Text, message_id: Optional[Text]) -> bool:
+    """True when this message's turn started a conversation session.
+
+    Rasa starts a session for a new visitor and for one back after the domain's
+    session expiry. Our tracker store notes it when it stores the turn; other
+    stores are read back.
+    """
+    noted = getattr(_primary_store(agent.tracker_store), "session_opened", None)
+    if noted is not None:
+        opened = noted(message_id)
+        if opened is not None:
+            return opened
+    try:
+        tracker = await agent.tracker_store.retrieve(sender)
+    except Exception:  # store unreachable: no intro rather than no answer
+        return False
+    return opened_in(list(tracker.events) if tracker else [], message_id)
+
+
+def opened_in(events: List[Any], message_id: Optional[Text]) -> bool:
+    """Looking back from the message: a session start (not a rollover) before any earlier user message."""
+    for i in range(len(events) - 1, -1, -1):
+        if isinstance(events[i], UserUttered) and events[i].message_id == message_id:
+            for earlier in reversed(events[:i]):
+                if isinstance(earlier, UserUttered):
+                    return False
+                if isinstance(earlier, SessionStarted):
+                    return not (earlier.metadata or {}).get("rollover")
             return True
-        minutes = agent.domain.session_config.session_expiration_time
-        return bool(minutes) and time.time() - last > minutes * 60
-
-    @staticmethod
-    async def _last_message_time(agent: Any, sender: Text) -> Optional[float]:
-        """When the sender last wrote (None: never). Read from the tracker store."""
-        try:
-            tracker = await agent.tracker_store.retrieve(sender)
-        except Exception:  # store unreachable: no intro rather than no answer
-            return time.time()
-        said = [e.timestamp for e in (tracker.events if tracker else []) if isinstance(e, UserUttered)]
-        return max(said) if said else None
+    return False
 
 
 def _clinic_values(domain: Any) -> Dict[Text, Any]:

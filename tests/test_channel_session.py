@@ -2,7 +2,10 @@
 
 Drives SafeRestInput._handle with the real domain and the real tracker store
 (a temp SQLite file); Rasa's message handling is replaced by a function that
-records the user's message in the store and answers "ok".
+does what Rasa's processor does with the store (start a session for a new
+tracker or after the session expiry, record the user's message, save) and
+answers "ok". Whether a turn opened a session is read from the store, so two
+channel instances (two replicas) on one store agree.
 """
 from __future__ import annotations
 
@@ -13,9 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import UserUttered
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 
-from bot import channels
 from bot.channels import SafeRestInput
 from bot.tracker_store import CachedSQLTrackerStore
 from tests.conftest import new_sender
@@ -23,20 +25,34 @@ from tests.conftest import new_sender
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 INTRO = "automated assistant"
+EXPIRY = DOMAIN.session_config.session_expiration_time * 60
+
+
+def make_agent(db, **store_kwargs):
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(db), **store_kwargs)
+    return SimpleNamespace(domain=DOMAIN, tracker_store=store)
 
 
 @pytest.fixture
 def agent(tmp_path):
-    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
-    return SimpleNamespace(domain=DOMAIN, tracker_store=store)
+    return make_agent(tmp_path / "t.db")
 
 
 def talk(channel, agent, sender, text="how much does it cost", at=None):
+    at = at or time.time()
+
     async def handle(message):
-        tracker = await agent.tracker_store.get_or_create_tracker(message.sender_id)
+        store = agent.tracker_store
+        tracker = await store.get_or_create_tracker(message.sender_id, append_action_listen=False)
+        last = tracker.get_last_event_for(UserUttered)
+        if not tracker.applied_events() or (last and at - last.timestamp > EXPIRY):
+            for event in (ActionExecuted("action_session_start", timestamp=at),
+                          SessionStarted(timestamp=at), ActionExecuted("action_listen", timestamp=at)):
+                tracker.update(event)
         tracker.update(UserUttered(message.text, {"name": "faq", "confidence": 1.0},
-                                   timestamp=at or time.time()))
-        await agent.tracker_store.save(tracker)
+                                   timestamp=at, message_id=message.message_id))
+        tracker.update(ActionExecuted("action_listen", timestamp=at))
+        await store.save(tracker)
         await message.output_channel.send_text_message(message.sender_id, "ok")
 
     replies = asyncio.run(channel._handle(agent, handle, sender, text, None))
@@ -51,20 +67,45 @@ def test_new_visitor_gets_the_intro_once(agent):
     assert second == ["ok"]
 
 
-def test_returning_after_the_session_expired_gets_the_intro_again(agent, monkeypatch):
+def test_returning_after_the_session_expired_gets_the_intro_again(agent):
     channel, sender = SafeRestInput(), new_sender()
     talk(channel, agent, sender)
-    expiry = DOMAIN.session_config.session_expiration_time * 60
-    later = time.time() + expiry + 60
-    monkeypatch.setattr(channels.time, "time", lambda: later)
+    later = time.time() + EXPIRY + 60
     assert INTRO in talk(channel, agent, sender, at=later)[0]
-    assert talk(channel, agent, sender, at=later) == ["ok"]
+    assert talk(channel, agent, sender, at=later + 1) == ["ok"]
 
 
-def test_after_a_restart_the_store_decides(agent, monkeypatch):
+def test_after_a_restart_the_store_decides(agent, tmp_path):
     sender = new_sender()
     talk(SafeRestInput(), agent, sender)
-    assert talk(SafeRestInput(), agent, sender) == ["ok"]  # new process, known visitor
-    later = time.time() + DOMAIN.session_config.session_expiration_time * 60 + 60
-    monkeypatch.setattr(channels.time, "time", lambda: later)
-    assert INTRO in talk(SafeRestInput(), agent, sender, at=later)[0]
+    restarted = make_agent(tmp_path / "t.db")       # new process, same database
+    assert talk(SafeRestInput(), restarted, sender) == ["ok"]
+    later = time.time() + EXPIRY + 60
+    assert INTRO in talk(SafeRestInput(), restarted, sender, at=later)[0]
+
+
+def test_two_replicas_on_one_store_agree(tmp_path):
+    """The visitor alternates between two processes: one intro per session, whichever answers."""
+    replicas = [(SafeRestInput(), make_agent(tmp_path / "t.db")) for _ in range(2)]
+    sender = new_sender()
+    intros = []
+    for turn in range(6):
+        channel, agent = replicas[turn % 2]
+        intros.append(INTRO in talk(channel, agent, sender)[0])
+    assert intros == [True] + [False] * 5
+    later = time.time() + EXPIRY + 60
+    channel, agent = replicas[1]
+    assert INTRO in talk(channel, agent, sender, at=later)[0]
+    channel, agent = replicas[0]
+    assert talk(channel, agent, sender, at=later + 1) == ["ok"]
+
+
+def test_a_rollover_session_is_not_a_new_visit(tmp_path):
+    agent = make_agent(tmp_path / "t.db", max_session_events=8)
+    channel, sender = SafeRestInput(), new_sender()
+    replies = [talk(channel, agent, sender) for _ in range(8)]
+    stored = asyncio.run(agent.tracker_store.retrieve(sender))
+    assert any((e.metadata or {}).get("rollover") for e in stored.events
+               if isinstance(e, SessionStarted))   # the session did roll over
+    assert INTRO in replies[0][0]
+    assert all(r == ["ok"] for r in replies[1:])

@@ -6,14 +6,17 @@ what Rasa itself would see after a restart.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import (ActionExecuted, ActiveLoop, SessionStarted, SlotSet,
+                                     UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import tracker_store as tracker_store_module
 from bot.tracker_store import CachedSQLTrackerStore
 from tests.conftest import new_sender
 from tests.servers import RasaServer, texts
@@ -72,15 +75,97 @@ def test_a_restarted_store_continues_the_conversation(db):
 
 
 def test_evicted_senders_are_read_back_from_sqlite(db):
-    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, max_cached_senders=1)
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
     first, second = new_sender(), new_sender()
     run(talk(store, first, ("hi", "greet")))
+    store.cache_bytes = store.cached_bytes + 200     # room for about one conversation
     run(talk(store, second, ("hello", "greet")))       # evicts `first`
+    assert store._get(first) is None
     run(talk(store, first, ("what is ketamine", "faq")))
     reference = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
     for sender in (first, second):
         assert dicts(run(store.retrieve(sender))) == dicts(run(reference.retrieve(sender)))
     assert len([e for e in run(reference.retrieve(first)).events if isinstance(e, UserUttered)]) == 2
+
+
+def test_the_cache_is_bounded_in_bytes(db):
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, cache_bytes=20_000)
+    for _ in range(40):
+        run(talk(store, new_sender(), ("hi", "greet"), ("what is spravato", "faq")))
+        assert store.cached_bytes <= 20_000
+    assert 0 < len(store._cache) < 40
+    assert store.cached_bytes == sum(entry.nbytes for entry in store._cache.values())
+
+
+def test_two_processes_on_one_database_never_serve_a_stale_copy(db):
+    """Replicas A and B alternate on one conversation: each sees the other's turns."""
+    a = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
+    b = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
+    reference = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
+    sender = new_sender()
+    said = []
+    for i in range(8):
+        store = (a, b)[i % 2]
+        text = f"message {i}"
+        said.append(text)
+        run(talk(store, sender, (text, "faq")))
+        for replica in (a, b):
+            tracker = run(replica.retrieve(sender))
+            assert dicts(tracker) == dicts(run(reference.retrieve(sender)))
+            assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == said
+
+
+def test_rows_deleted_by_another_process_are_not_served_from_the_cache(db):
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
+    sender = new_sender()
+    run(talk(store, sender, ("hi", "greet")))
+    assert run(store.retrieve(sender)) is not None
+    other = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
+    with other.session_scope() as session:
+        session.query(other.SQLEvent).filter(other.SQLEvent.sender_id == sender).delete()
+        session.commit()
+    assert run(store.retrieve(sender)) is None
+    run(talk(store, sender, ("hello again", "greet")))
+    reference = run(SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db).retrieve(sender))
+    assert [e.text for e in reference.events if isinstance(e, UserUttered)] == ["hello again"]
+
+
+def test_a_long_session_rolls_over_carrying_slots_and_the_form(db):
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, max_session_events=12)
+    sender = new_sender()
+    run(talk(store, sender, ("hi", "greet")))
+    tracker = run(store.retrieve(sender))
+    tracker.update(SlotSet("da_context", "compare"))
+    tracker.update(ActiveLoop("checklist_form"))
+    tracker.update(ActionExecuted("action_listen"))
+    run(store.save(tracker))
+    lengths = []
+    for i in range(30):
+        run(talk(store, sender, (f"question {i}", "faq")))
+        lengths.append(len(run(store.retrieve(sender)).events))
+    reference = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
+    latest = run(reference.retrieve(sender))
+    assert max(lengths) <= 12 + 2 * 3                  # bounded: threshold + a turn or two
+    assert dicts(run(store.retrieve(sender))) == dicts(latest)
+    assert latest.get_slot("da_context") == "compare"
+    assert latest.active_loop_name == "checklist_form"
+    starts = [e for e in run(reference.retrieve_full_tracker(sender)).events
+              if isinstance(e, SessionStarted)]
+    assert len(starts) >= 5 and all(e.metadata.get("rollover") for e in starts)
+    every = run(reference.retrieve_full_tracker(sender)).events
+    assert [e.text for e in every if isinstance(e, UserUttered)] == ["hi"] + [
+        f"question {i}" for i in range(30)]         # nothing is dropped from the database
+
+
+def test_an_expired_long_session_is_left_to_rasa(db, monkeypatch):
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, max_session_events=9)
+    sender = new_sender()
+    run(talk(store, sender, ("hi", "greet"), ("one", "faq"), ("two", "faq")))
+    later = time.time() + DOMAIN.session_config.session_expiration_time * 60 + 60
+    monkeypatch.setattr(tracker_store_module.time, "time", lambda: later)
+    tracker = run(store.retrieve(sender))
+    assert not any(isinstance(e, SessionStarted) for e in tracker.events)
+    assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == ["hi", "one", "two"]
 
 
 def test_a_tracker_the_store_did_not_hand_out_is_saved_by_rasas_own_logic(db):
@@ -138,3 +223,42 @@ def test_the_server_continues_a_conversation_after_a_restart(action_server):
     assert "not found" not in log  # Rasa silently uses memory for an unknown store type
     said = [e.text for e in stored.events if isinstance(e, UserUttered)]
     assert said == ["hi", "how much does an infusion cost"]
+
+
+# The decision-aid conversation used to check that a rollover changes nothing
+# the visitor sees: comparisons that depend on the options and topic in view,
+# a multi-question form, and FAQ questions in between.
+CONVERSATION = [
+    "hi", "spravato vs IV", "what about insurance?", "and compounded?", "which is FDA approved?",
+    "how much does an infusion cost", "candidate checklist", "yes", "no", "not sure", "yes", "no",
+    "compare my options", "one topic at a time", "next", "next", "what about insurance?",
+    "thanks",
+]
+
+
+def _replies(agent, sender, text):
+    out = asyncio.run(agent.handle_text(text, sender_id=sender)) or []
+    return [(r.get("text"), (r.get("custom") or {}).get("row_ids"),
+             (r.get("custom") or {}).get("column_ids")) for r in out]
+
+
+@pytest.mark.server
+def test_a_rollover_changes_no_reply(tmp_path, model_path, action_server):
+    """The same conversation with sessions rolled over every couple of turns and never."""
+    from rasa.core.agent import Agent
+    from rasa.utils.endpoints import EndpointConfig
+
+    endpoint = EndpointConfig(f"{action_server.url}/webhook")
+    results = {}
+    for limit in (10_000, 8):
+        store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / f"{limit}.db"),
+                                      max_session_events=limit)
+        agent = Agent.load(str(model_path), tracker_store=store, action_endpoint=endpoint)
+        sender = new_sender()
+        results[limit] = [_replies(agent, sender, text) for text in CONVERSATION]
+        full = run(store.retrieve_full_tracker(sender))
+        rollovers = [e for e in full.events if isinstance(e, SessionStarted) and e.metadata.get("rollover")]
+        results[f"{limit} rollovers"] = len(rollovers)
+    assert results["10000 rollovers"] == 0 and results["8 rollovers"] >= 5
+    for turn, (plain, rolled) in enumerate(zip(results[10_000], results[8])):
+        assert rolled == plain, (turn, CONVERSATION[turn])

@@ -1,0 +1,1 @@
+"""`make cluster`: several Rasa replicas on PostgreSQL + Redis behind HAProxy (see services.py)."""
