@@ -45,6 +45,25 @@ def _signatures() -> Dict[str, List[str]]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _openings() -> Dict[str, str]:
+    """Opening of every response variant -> its response name."""
+    profile = clinic_profile()
+    found: Dict[str, str] = {}
+    for name, variants in raw_responses().items():
+        for variant in variants or []:
+            text = variant.get("text") or ""
+            if text:
+                found.setdefault(_opening(fill(text, profile)), name)
+    return found
+
+
+def response_names(texts: Sequence[str]) -> List[str]:
+    """The response each reply text came from (texts from actions are left out)."""
+    openings = _openings()
+    return [openings[_opening(t)] for t in texts if _opening(t) in openings]
+
+
 def kinds_of(texts: Sequence[str]) -> List[str]:
     """The kinds of each reply text of one turn ("answer" for anything else)."""
     signatures = _signatures()
