@@ -376,7 +376,8 @@ class SafeRestInput(RestInput):
                 await self._handle(agent, on_new_message, sender, text, metadata)
             )
 
-        @webhook.route("/conversations/<sender_id:str>", methods=["DELETE"])
+        # unquote: the widget percent-encodes the id, as any client must.
+        @webhook.route("/conversations/<sender_id:str>", methods=["DELETE"], unquote=True)
         async def delete(request: Request, sender_id: Text) -> HTTPResponse:
             try:
                 self._check_address(request)
