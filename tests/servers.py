@@ -167,7 +167,10 @@ class RasaServer:
         if action_port is not None:
             endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{action_port}/webhook"}
         if tracker_store == "sql":
-            ours = yaml.safe_load((ROOT / "endpoints.yml").read_text())["tracker_store"]
+            # Only the store's settings are taken; the action URL (with Rasa's
+            # ${ACTIONS_PORT}, which needs the variable set) is this run's own.
+            text = (ROOT / "endpoints.yml").read_text().replace("${ACTIONS_PORT}", "0")
+            ours = yaml.safe_load(text)["tracker_store"]
             endpoints["tracker_store"] = {**ours, "db": str(db)}
         return endpoints
 
