@@ -76,7 +76,7 @@ run: $(MODEL) state
 	actions_pid=$$!; \
 	$(PY) -m bot.widget_server --port $(WIDGET_PORT) --bot-url http://127.0.0.1:$(RASA_PORT) > $(STATE)/widget.log 2>&1 & \
 	widget_pid=$$!; \
-	trap 'kill $$actions_pid $$widget_pid 2>/dev/null' EXIT INT TERM; \
+	trap 'kill $$actions_pid $$widget_pid 2>/dev/null' EXIT INT TERM HUP; \
 	echo "Action server: http://$(ACTIONS_HOST):$(ACTIONS_PORT) (log: $(STATE)/actions.log)"; \
 	echo "Sample clinic site with the chat widget: http://localhost:$(WIDGET_PORT)/demo/"; \
 	echo "Starting the bot. When it says 'Rasa server is up and running', chat with:"; \
@@ -85,8 +85,8 @@ run: $(MODEL) state
 
 shell: $(MODEL) state
 	@SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT) > $(STATE)/actions.log 2>&1 & \
-	actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM; \
-	$(RASA) shell --model $(MODEL) --port $(RASA_PORT)
+	actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM HUP; \
+	$(RASA) shell --model $(MODEL) --interface $(RASA_HOST) --port $(RASA_PORT)
 
 console: $(MODEL) state
 	$(PY) -m bot console --port $(CONSOLE_PORT)

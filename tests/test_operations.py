@@ -101,7 +101,7 @@ def test_make_run_with_other_ports_works_end_to_end(model_path):
 def test_make_shell_and_console_use_the_given_ports():
     out = subprocess.run(["make", "-n", "shell", "RASA_PORT=5105", "ACTIONS_PORT=5155"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60).stdout
-    assert "rasa shell --model models/ketamine-aid.tar.gz --port 5105" in out
+    assert "rasa shell --model models/ketamine-aid.tar.gz --interface 127.0.0.1 --port 5105" in out
     assert "SANIC_HOST=127.0.0.1" in out and "run actions --port 5155" in out
     out = subprocess.run(["make", "-n", "console", "CONSOLE_PORT=8181"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60).stdout
