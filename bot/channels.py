@@ -153,7 +153,6 @@ class ChannelConfig:
 
 def clean_text(text: Text) -> Text:
     """Normalises Unicode and drops invisible characters; keeps newlines and tabs."""
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cs")
     text = unicodedata.normalize("NFC", text)
     return "".join(
         ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _INVISIBLE
@@ -197,7 +196,7 @@ def check_json_shape(body: bytes, max_depth: int = MAX_JSON_DEPTH, max_parts: in
             if depth > max_depth:
                 raise BadRequest(400, "Request body is nested too deeply.")
         elif first in _CLOSERS:
-            depth -= 1
+            depth = max(0, depth - 1)   # a stray closer must not hide the openers after it
 
 
 def clean_metadata(metadata: Dict[Text, Any], keys: Sequence[Text]) -> Optional[Dict[Text, Any]]:

@@ -16,7 +16,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Text, Tuple
+from typing import Any, Callable, Mapping, Optional, Text, Tuple
 
 # The table never grows past this many keys; the oldest go first. A dropped
 # key only gets a full bucket again, which a flood cannot use for long.
@@ -86,7 +86,3 @@ class RateLimiter:
 def retry_after(seconds: float) -> Text:
     """The Retry-After header: whole seconds, at least 1."""
     return str(max(1, math.ceil(seconds)))
-
-
-def as_dict(rate: Optional[Rate]) -> Optional[Dict[Text, float]]:
-    return None if rate is None else {"burst": rate.burst, "per_minute": rate.per_minute}

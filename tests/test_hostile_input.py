@@ -12,7 +12,7 @@ import socket
 import sqlite3
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import pytest
 
