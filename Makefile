@@ -9,10 +9,18 @@ PY        := $(BIN)/python
 RASA      := $(BIN)/rasa
 INSTALLED := $(VENV)/.installed
 MODEL     := models/ketamine-aid.tar.gz
+# Ports and addresses: each can be set on the command line, e.g.
+#   make run ACTIONS_PORT=5155 RASA_PORT=5105
+# Everything listens on this computer only (127.0.0.1) unless told otherwise;
+# put a reverse proxy with HTTPS in front for visitors (README: Deployment).
 RASA_PORT ?= 5005
+RASA_HOST ?= 127.0.0.1
 ACTIONS_PORT ?= 5055
+# The action server has no authentication: never expose it.
+ACTIONS_HOST ?= 127.0.0.1
 WIDGET_PORT ?= 8000
 CONSOLE_PORT ?= 8081
+STATE     := .rasa_state
 # Site origins allowed to call the bot from a browser (never "*"). Rasa keeps
 # only the last --cors flag, so all origins go after one flag.
 WIDGET_ORIGINS ?= http://localhost:$(WIDGET_PORT) http://127.0.0.1:$(WIDGET_PORT)
@@ -23,14 +31,17 @@ TRAIN_INPUTS := config.yml domain.yml \
 	bot/nlu_components.py bot/nlu_safety.py bot/policies.py $(wildcard bot/safety/*.py)
 
 export TF_CPP_MIN_LOG_LEVEL := 2
+# endpoints.yml reads the action server's port as ${ACTIONS_PORT}.
+export ACTIONS_PORT
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install train validate run shell actions console browser-deps test test-stories bench blind cross-validate clean cluster cluster-deps test-cluster
+.PHONY: help install train validate run shell actions console browser-deps test test-stories bench blind cross-validate clean cluster cluster-deps test-cluster state
 
 help:
-	@echo "make run      - set up, train if needed, start the bot on http://localhost:$(RASA_PORT)"
+	@echo "make run      - set up, train if needed, start the bot on http://$(RASA_HOST):$(RASA_PORT)"
+	@echo "               (ports: RASA_PORT=$(RASA_PORT) ACTIONS_PORT=$(ACTIONS_PORT) WIDGET_PORT=$(WIDGET_PORT) CONSOLE_PORT=$(CONSOLE_PORT))"
 	@echo "make shell    - set up, train if needed, chat in the terminal (rasa shell)"
 	@echo "make test     - set up, validate, train if needed, run every test"
 	@echo "make cluster  - REPLICAS (2) Rasa servers on PostgreSQL + Redis behind HAProxy on :$(RASA_PORT)"
@@ -55,29 +66,32 @@ train: $(MODEL)
 validate: $(INSTALLED)
 	$(RASA) data validate --fail-on-warnings
 
-actions: $(INSTALLED)
-	$(RASA) run actions --port $(ACTIONS_PORT)
+# Conversations, logs and the staff token live here: this user only.
+state:
+	@install -d -m 700 $(STATE) && chmod 700 $(STATE)
 
-run: $(MODEL)
-	@mkdir -p .rasa_state
-	@$(RASA) run actions --port $(ACTIONS_PORT) > .rasa_state/actions.log 2>&1 & \
+# rasa_sdk takes its listening address from SANIC_HOST.
+actions: $(INSTALLED)
+	SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT)
+
+run: $(MODEL) state
+	@SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT) > $(STATE)/actions.log 2>&1 & \
 	actions_pid=$$!; \
-	$(PY) -m bot.widget_server --port $(WIDGET_PORT) --bot-url http://localhost:$(RASA_PORT) > .rasa_state/widget.log 2>&1 & \
+	$(PY) -m bot.widget_server --port $(WIDGET_PORT) --bot-url http://127.0.0.1:$(RASA_PORT) > $(STATE)/widget.log 2>&1 & \
 	widget_pid=$$!; \
-	trap 'kill $$actions_pid $$widget_pid 2>/dev/null' EXIT INT TERM; \
-	echo "Action server: http://localhost:$(ACTIONS_PORT) (log: .rasa_state/actions.log)"; \
+	trap 'kill $$actions_pid $$widget_pid 2>/dev/null' EXIT INT TERM HUP; \
+	echo "Action server: http://$(ACTIONS_HOST):$(ACTIONS_PORT) (log: $(STATE)/actions.log)"; \
 	echo "Sample clinic site with the chat widget: http://localhost:$(WIDGET_PORT)/demo/"; \
 	echo "Starting the bot. When it says 'Rasa server is up and running', chat with:"; \
-	echo "  curl -XPOST localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"a\",\"message\":\"hi\"}'"; \
-	$(RASA) run --model $(MODEL) --port $(RASA_PORT) --cors $(WIDGET_ORIGINS)
+	echo "  curl -XPOST 127.0.0.1:$(RASA_PORT)/webhooks/rest/webhook -H 'Content-Type: application/json' -d '{\"sender\":\"a\",\"message\":\"hi\"}'"; \
+	$(RASA) run --model $(MODEL) --interface $(RASA_HOST) --port $(RASA_PORT) --cors $(WIDGET_ORIGINS)
 
-shell: $(MODEL)
-	@mkdir -p .rasa_state
-	@$(RASA) run actions --port $(ACTIONS_PORT) > .rasa_state/actions.log 2>&1 & \
-	actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM; \
-	$(RASA) shell --model $(MODEL)
+shell: $(MODEL) state
+	@SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT) > $(STATE)/actions.log 2>&1 & \
+	actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM HUP; \
+	$(RASA) shell --model $(MODEL) --interface $(RASA_HOST) --port $(RASA_PORT)
 
-console: $(MODEL)
+console: $(MODEL) state
 	$(PY) -m bot console --port $(CONSOLE_PORT)
 
 # Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded).

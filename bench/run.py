@@ -176,7 +176,10 @@ def serve_and_measure(
         action = ActionServer()
         command = ([sys.executable, "-m", "bench.patched_rasa"]
                    if (extra_env or {}).get("BENCH_PATCHES") else [])
-        server = RasaServer(action.port, model=model, tracker_store=tracker, command=command)
+        # The load generator is one address sending as fast as it can: the
+        # rate limits (which would answer it 429) are off for the measurement.
+        server = RasaServer(action.port, model=model, tracker_store=tracker, command=command,
+                            channel={"rate_limits": {"per_sender": "off", "per_address": "off"}})
     result: Dict[str, Any] = {"load_before": procs.loadavg()}
     try:
         log(f"{bot}: starting server(s)")

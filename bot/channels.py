@@ -17,14 +17,28 @@ Same URL and reply format as Rasa's ``rest`` channel
   this process's memory, so it holds with several replicas on one store;
 - when a service every turn needs is down (the Redis lock store, a shared
   tracker store's database) the answer is a 503 with a short JSON error, not a
-  reply built from a conversation that could not be loaded or stored.
+  reply built from a conversation that could not be loaded or stored;
+- hostile input is refused before it costs anything: only ``application/json``
+  (415 otherwise, so a page on another site cannot post a CORS-free
+  ``text/plain`` form), the body size and JSON nesting are checked before the
+  body is parsed, client ``metadata`` is cut to a small allow-list;
+- requests are rate limited per visitor (sender id) and per client address
+  (429 with ``Retry-After``), so one flood does not hold up anyone else;
+- ``DELETE /webhooks/rest/conversations/<sender_id>`` deletes a conversation
+  from the tracker store and from every in-memory copy (204).
+
+Every limit is set in one place, this channel's section of credentials.yml
+(defaults in ``ChannelConfig``).
 """
 from __future__ import annotations
 
+import inspect
+import ipaddress
 import json
 import re
 import unicodedata
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Text, Tuple
 
 import structlog
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -35,17 +49,36 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import rasa_speedups
+from bot import rasa_privacy, rasa_speedups
 from bot.content import fill, system_message
-from bot.safety.crisis import detect
 from bot.unavailable import ServiceUnavailable
+from bot.ratelimit import Rate, RateLimiter, retry_after
+from bot.safety.crisis import detect
 
-# Every `rasa run` loads this channel (credentials.yml), so the fix applies there.
+# Every `rasa run` loads this channel (credentials.yml), so the fixes apply there.
 rasa_speedups.apply()
+rasa_privacy.apply()
 
 structlogger = structlog.get_logger()
 
 MAX_BODY_BYTES = 1_000_000
+# A valid body is {"sender": str, "message": str, "metadata": {key: scalar}}:
+# two levels. Anything much deeper is refused before json.loads, whose C
+# parser would otherwise recurse until Python's RecursionError (a 500).
+MAX_JSON_DEPTH = 8
+# Strings and brackets in a body, counted in the same scan: a valid body has a
+# handful, so the scan (and the parse after it) stays cheap whatever is sent.
+MAX_JSON_PARTS = 1_000
+MAX_METADATA_BYTES = 2_048
+MAX_METADATA_VALUE_CHARS = 200
+# Client metadata keys that are kept (every other key is dropped). The bot
+# itself reads none of them; they are stored with the message for the clinic.
+METADATA_KEYS = ("language",)
+# Defaults that a person typing, or tapping the quick replies, never reaches;
+# a script sending as fast as it can is slowed to the sustained rate.
+PER_SENDER = Rate(burst=30, per_minute=60)
+# Many visitors can share one address (a clinic's Wi-Fi, a mobile carrier).
+PER_ADDRESS = Rate(burst=300, per_minute=300)
 MAX_SENDER_CHARS = 128
 # Longer texts are cut before NLU; the crisis detector still reads all of it.
 MAX_NLU_CHARS = 2_000
@@ -59,18 +92,66 @@ SILENT_COMMANDS = ("/restart", "/session_start")
 # unknown intents are read as plain text instead.
 NOT_TRIGGERABLE = {"faq", "advice", "empty_input", "nlu_fallback"}
 COMMAND = re.compile(r"^/(?P<intent>[A-Za-z_][\w-]*)")
-# Zero-width and other invisible format characters (Unicode category Cf) and
-# control characters other than newline and tab.
-_INVISIBLE = {"Cf", "Cc"}
+# Zero-width and other invisible format characters (Unicode category Cf),
+# control characters other than newline and tab, and lone surrogates (Cs:
+# JSON's "\ud800" escapes, which no encoder can write out).
+_INVISIBLE = {"Cf", "Cc", "Cs"}
+# One JSON string (an unterminated one runs to the end: the scan never goes
+# back, so it stays linear) or one bracket.
+_JSON_PART = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
+_OPENERS = frozenset(b"[{")
+_CLOSERS = frozenset(b"]}")
 
 
 class BadRequest(Exception):
     """A request we answer with a 4xx."""
 
-    def __init__(self, status: int, message: Text) -> None:
+    def __init__(self, status: int, message: Text, headers: Optional[Dict[Text, Text]] = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """The channel's limits; credentials.yml's section for this channel overrides them."""
+
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_json_depth: int = MAX_JSON_DEPTH
+    max_json_parts: int = MAX_JSON_PARTS
+    max_metadata_bytes: int = MAX_METADATA_BYTES
+    metadata_keys: Tuple[Text, ...] = METADATA_KEYS
+    per_sender: Optional[Rate] = PER_SENDER
+    per_address: Optional[Rate] = PER_ADDRESS
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks,
+    # e.g. ["127.0.0.1"] for Caddy or nginx on the same machine). Anyone else
+    # could write any address into that header, so it is ignored by default.
+    trusted_proxies: Tuple[Any, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_mapping(cls, values: Optional[Mapping[Text, Any]]) -> "ChannelConfig":
+        values = dict(values or {})
+        config = cls()
+        limits = values.pop("rate_limits", None) or {}
+        if not isinstance(limits, Mapping):
+            raise ValueError("rate_limits must be a mapping with per_sender and per_address")
+        config = replace(
+            config,
+            per_sender=Rate.parse(limits.get("per_sender", {}), PER_SENDER),
+            per_address=Rate.parse(limits.get("per_address", {}), PER_ADDRESS),
+            trusted_proxies=tuple(
+                ipaddress.ip_network(str(p), strict=False) for p in values.pop("trusted_proxies", None) or ()
+            ),
+        )
+        if "metadata_keys" in values:
+            config = replace(config, metadata_keys=tuple(str(k) for k in values.pop("metadata_keys") or ()))
+        for name in ("max_body_bytes", "max_json_depth", "max_json_parts", "max_metadata_bytes"):
+            if name in values:
+                config = replace(config, **{name: int(values.pop(name))})
+        if values:
+            raise ValueError(f"unknown settings for bot.channels.SafeRestInput: {sorted(values)}")
+        return config
 
 
 def clean_text(text: Text) -> Text:
@@ -100,26 +181,57 @@ def route_command(text: Text, triggerable: set) -> Text:
     return text
 
 
-def parse_request(body: bytes) -> Tuple[Text, Text, Optional[Dict[Text, Any]]]:
+def check_json_shape(body: bytes, max_depth: int = MAX_JSON_DEPTH, max_parts: int = MAX_JSON_PARTS) -> None:
+    """Refuses deeply nested or sprawling JSON without parsing it (BadRequest).
+
+    Brackets inside strings do not count. The scan stops at the first limit
+    passed, so a hostile body costs at most ``max_parts`` steps.
+    """
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return   # not enough brackets anywhere to nest that deep
+    depth = 0
+    for parts, match in enumerate(_JSON_PART.finditer(body), 1):
+        if parts > max_parts:
+            raise BadRequest(400, "Request body has too many parts.")
+        first = match.group()[0]
+        if first in _OPENERS:
+            depth += 1
+            if depth > max_depth:
+                raise BadRequest(400, "Request body is nested too deeply.")
+        elif first in _CLOSERS:
+            depth = max(0, depth - 1)   # a stray closer must not hide the openers after it
+
+
+def clean_metadata(metadata: Dict[Text, Any], keys: Sequence[Text]) -> Optional[Dict[Text, Any]]:
+    """The allow-listed keys with a short scalar value; None when nothing is left."""
+    kept = {}
+    for key in keys:
+        value = metadata.get(key)
+        if isinstance(value, str):
+            value = clean_text(value)[:MAX_METADATA_VALUE_CHARS]
+        elif not isinstance(value, (int, float, bool)) or value != value:  # NaN too
+            continue
+        kept[key] = value
+    return kept or None
+
+
+def parse_request(
+    body: bytes, config: ChannelConfig = ChannelConfig()
+) -> Tuple[Text, Text, Optional[Dict[Text, Any]]]:
     """Validates a webhook body; returns (sender, text, metadata) or raises BadRequest."""
-    if len(body) > MAX_BODY_BYTES:
+    if len(body) > config.max_body_bytes:
         raise BadRequest(413, "Request body is too large.")
     if not body or not body.strip():
         raise BadRequest(400, "Request body must be a JSON object.")
+    check_json_shape(body, config.max_json_depth, config.max_json_parts)
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest(400, "Request body is not valid JSON.")
     if not isinstance(payload, dict):
         raise BadRequest(400, "Request body must be a JSON object.")
 
-    sender = payload.get("sender")
-    if isinstance(sender, int) and not isinstance(sender, bool):
-        sender = str(sender)
-    if not isinstance(sender, str) or not sender.strip():
-        raise BadRequest(400, "'sender' must be a non-empty string.")
-    if len(sender) > MAX_SENDER_CHARS or not sender.isprintable():
-        raise BadRequest(400, "'sender' must be printable and at most 128 characters.")
+    sender = parse_sender(payload.get("sender"))
 
     text = payload.get("message")
     if not isinstance(text, str):
@@ -128,15 +240,113 @@ def parse_request(body: bytes) -> Tuple[Text, Text, Optional[Dict[Text, Any]]]:
     metadata = payload.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise BadRequest(400, "'metadata' must be a JSON object.")
-    return sender, text, metadata
+    if metadata:
+        if len(json.dumps(metadata)) > config.max_metadata_bytes:
+            raise BadRequest(413, "'metadata' is too large.")
+        metadata = clean_metadata(metadata, config.metadata_keys)
+    return sender, text, metadata or None
+
+
+def parse_sender(sender: Any) -> Text:
+    """A sender id as the webhook and the delete URL take it, or BadRequest."""
+    if isinstance(sender, int) and not isinstance(sender, bool):
+        sender = str(sender)
+    if not isinstance(sender, str) or not sender.strip():
+        raise BadRequest(400, "'sender' must be a non-empty string.")
+    if len(sender) > MAX_SENDER_CHARS or not sender.isprintable():
+        raise BadRequest(400, "'sender' must be printable and at most 128 characters.")
+    return sender
+
+
+def check_content_type(content_type: Optional[Text]) -> None:
+    """Only JSON: a browser sends a cross-site ``text/plain`` POST without asking CORS first."""
+    media, _, params = (content_type or "").partition(";")
+    if media.strip().lower() != "application/json":
+        raise BadRequest(415, "Send the request as application/json.")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise BadRequest(415, "Send the request as UTF-8 JSON.")
+
+
+def client_address(peer: Text, forwarded_for: Optional[Text], trusted: Sequence[Any]) -> Text:
+    """The visitor's address: the socket's peer, or, behind a trusted proxy, its X-Forwarded-For.
+
+    X-Forwarded-For is read from the right (the hop our proxy added) and the
+    first address that is not one of our proxies wins: whatever a client wrote
+    further left is never believed.
+    """
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return peer   # our proxy would not write this: do not trust the header
+        if not any(address in network for network in trusted):
+            return str(address)
+    return peer
+
+
+def _is_trusted(peer: Text, trusted: Sequence[Any]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read only as far as ``limit`` bytes (413 past it)."""
+    declared = request.headers.get("content-length") or ""
+    if declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, "Request body is too large.")
+    if request.stream is None:
+        return request.body or b""
+    chunks: List[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.stream.read()
+        if chunk is None:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, "Request body is too large.")
+        chunks.append(chunk)
+
+
+def error_response(error: BadRequest) -> HTTPResponse:
+    return response.json({"error": error.message}, status=error.status, headers=error.headers)
 
 
 class SafeRestInput(RestInput):
-    """Rasa's REST channel with validation, polite fallbacks and a first-turn intro."""
+    """Rasa's REST channel with validation, limits, deletion and a first-turn intro."""
+
+    def __init__(self, config: Optional[ChannelConfig] = None) -> None:
+        super().__init__()
+        self.config = config or ChannelConfig()
+        self._by_sender = RateLimiter(self.config.per_sender) if self.config.per_sender else None
+        self._by_address = RateLimiter(self.config.per_address) if self.config.per_address else None
 
     @classmethod
     def name(cls) -> Text:
         return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SafeRestInput":
+        return cls(ChannelConfig.from_mapping(credentials))
+
+    def _limit(self, limiter: Optional[RateLimiter], key: Text) -> None:
+        wait = limiter.take(key) if limiter is not None else 0.0
+        if wait:
+            raise BadRequest(429, "Too many messages. Please wait a moment and try again.",
+                             {"Retry-After": retry_after(wait)})
+
+    def _check_address(self, request: Request) -> None:
+        address = client_address(request.ip, request.headers.get("x-forwarded-for"),
+                                 self.config.trusted_proxies)
+        self._limit(self._by_address, address)
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -147,12 +357,18 @@ class SafeRestInput(RestInput):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @webhook.route("/webhook", methods=["POST"])
+        # stream=True: the body is read by read_body, only after the cheap
+        # checks and only up to the size limit.
+        @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             try:
-                sender, text, metadata = parse_request(request.body)
+                self._check_address(request)
+                check_content_type(request.headers.get("content-type"))
+                body = await read_body(request, self.config.max_body_bytes)
+                sender, text, metadata = parse_request(body, self.config)
+                self._limit(self._by_sender, sender)
             except BadRequest as error:
-                return response.json({"error": error.message}, status=error.status)
+                return error_response(error)
             agent = request.app.ctx.agent
             try:
                 messages = await self._handle(agent, on_new_message, sender, text, metadata)
@@ -164,7 +380,38 @@ class SafeRestInput(RestInput):
                     status=503, headers={"Retry-After": "2"})
             return response.json(messages)
 
+        # unquote: the widget percent-encodes the id, as any client must.
+        @webhook.route("/conversations/<sender_id:str>", methods=["DELETE"], unquote=True)
+        async def delete(request: Request, sender_id: Text) -> HTTPResponse:
+            try:
+                self._check_address(request)
+                sender = parse_sender(sender_id)
+                await self.delete_conversation(request.app.ctx.agent, sender)
+            except BadRequest as error:
+                return error_response(error)
+            return response.empty(status=204)
+
         return webhook
+
+    async def delete_conversation(self, agent: Any, sender: Text) -> None:
+        """Deletes everything kept about one conversation: the store and every in-memory copy.
+
+        Holds the conversation's lock (the one Rasa holds while it handles a
+        message), so a message being answered cannot write it back afterwards.
+        """
+        stores = _tracker_stores(agent.tracker_store)
+        if not all(hasattr(s, "delete") or isinstance(getattr(s, "store", None), dict) for s in stores):
+            raise BadRequest(501, "This bot's conversation store cannot delete conversations.")
+        async with agent.lock_store.lock(sender):
+            for store in stores:
+                if hasattr(store, "delete"):
+                    result = store.delete(sender)
+                    if inspect.isawaitable(result):
+                        await result
+                else:
+                    store.store.pop(sender, None)   # Rasa's InMemoryTrackerStore
+        if self._by_sender is not None:
+            self._by_sender.forget(sender)
 
     async def _handle(
         self,
@@ -190,13 +437,13 @@ class SafeRestInput(RestInput):
         except Exception:  # the visitor must still get an answer
             structlogger.exception("safe_rest.message.failure", sender=sender)
             collector.messages = [{"recipient_id": sender, "text": system_message("technical_issue")}]
-        first_turn = handled and await _opened_session(agent, sender, message.message_id)
 
         messages = collector.messages
         if not messages and not text.startswith(SILENT_COMMANDS):
             # Rasa chose to say nothing, e.g. because a custom action could not
             # reach the action server: never leave the visitor without a reply.
             messages = [{"recipient_id": sender, "text": system_message("technical_issue")}]
+        first_turn = handled and await _opened_session(agent, sender, message.message_id)
         if first_turn and messages and not _starts_with_own_intro(domain, messages):
             messages = [{"recipient_id": sender, "text": _render(domain, "utter_intro")}] + messages
         return messages
@@ -252,6 +499,20 @@ def opened_in(events: List[Any], message_id: Optional[Text]) -> bool:
                     return not (earlier.metadata or {}).get("rollover")
             return True
     return False
+
+
+def _tracker_stores(store: Any) -> List[Any]:
+    """The store Rasa was given and what it wraps it in (FailSafeTrackerStore,
+    AwaitableTrackerStore), with the fail-safe's in-memory fallback if it made one."""
+    found: List[Any] = []
+    while store is not None and store not in found:
+        found.append(store)
+        fallback = getattr(store, "_fallback_tracker_store", None)
+        if fallback is not None:
+            found.append(fallback)
+        store = getattr(store, "_tracker_store", None)
+    # Only the innermost stores hold conversations; the wrappers delegate.
+    return [s for s in found if getattr(s, "_tracker_store", None) is None]
 
 
 def _clinic_values(domain: Any) -> Dict[Text, Any]:

@@ -1,4 +1,4 @@
-"""Running the project's small stdlib HTTP servers (widget demo, staff console)."""
+"""Running the project's small servers in a thread or until Ctrl+C (widget demo, staff console)."""
 from __future__ import annotations
 
 import threading

@@ -35,15 +35,26 @@ already stored before saving). This store:
 Deleting rows in another process (a retention purge, a deleted conversation)
 is noticed by the validation query; code in this process that deletes rows
 should also call ``forget(sender_id)``.
+
+Privacy (the methods after the TrackerStore API): an SQLite database and the
+folders made for it are private to the service user (0600 / 0700);
+conversations whose last event is older than ``retention_days`` (endpoints.yml,
+default 30) are deleted when the store starts and every ``purge_every_minutes``
+after; ``delete`` removes one conversation. Deleted rows are overwritten in the
+file (SQLite's secure_delete) and the write-ahead log is emptied afterwards, so
+the words are gone from the disk too, not only from the tables.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 import sqlalchemy as sa
@@ -63,6 +74,8 @@ ROLLOVER = "rollover"
 _EVENT_OVERHEAD_BYTES = 120
 _MAX_OPENER_NOTES = 4096
 _INSERT_CHUNK = 200
+RETENTION_DAYS = 30
+PURGE_EVERY_MINUTES = 60
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -108,7 +121,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                  cache_bytes: Any = DEFAULT_CACHE_BYTES,
                  max_session_events: Any = DEFAULT_MAX_SESSION_EVENTS,
                  shared: Any = None,
+                 retention_days: Optional[float] = RETENTION_DAYS,
+                 purge_every_minutes: float = PURGE_EVERY_MINUTES,
                  **kwargs: Any) -> None:
+        _create_private_sqlite_file(kwargs)   # before SQLAlchemy creates it world-readable
         super().__init__(*args, **kwargs)
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
@@ -126,6 +142,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._cached_bytes = 0
         self._openers: "OrderedDict[Text, bool]" = OrderedDict()
         self._guard = threading.Lock()
+        self._start_retention(retention_days, purge_every_minutes)
 
     # -- engine set-up ----------------------------------------------------
     def _reuse_sqlite_connections(self) -> None:
@@ -395,7 +412,118 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         with self._guard:
             return self._openers.pop(message_id, None)
 
+    # -- privacy: deletion and retention ------------------------------------
+    async def delete(self, sender_id: Text) -> None:
+        """Deletes every stored event of one conversation and the cached copy."""
+        self.forget(sender_id)
+        with self.session_scope() as session:
+            session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete(
+                synchronize_session=False)
+            session.commit()
+        self.forget(sender_id)   # in case a read cached it meanwhile
+        self._empty_write_ahead_log()
+
+    def purge_older_than(self, cutoff: float) -> int:
+        """Deletes conversations whose latest event is older than ``cutoff`` (a Unix time)."""
+        event = self.SQLEvent
+        with self.session_scope() as session:
+            stale = [row[0] for row in session.query(event.sender_id).group_by(event.sender_id)
+                     .having(sa.func.max(event.timestamp) < cutoff)]
+            for start in range(0, len(stale), 500):   # SQLite's limit on bound values
+                session.query(event).filter(event.sender_id.in_(stale[start:start + 500])).delete(
+                    synchronize_session=False)
+            session.commit()
+        for sender_id in stale:
+            self.forget(sender_id)
+        if stale:
+            self._empty_write_ahead_log()
+        return len(stale)
+
+    def purge_expired(self) -> int:
+        """Deletes the conversations past the retention period (none if it is off)."""
+        if not self.retention_days:
+            return 0
+        count = self.purge_older_than(time.time() - self.retention_days * 86_400)
+        if count:
+            logger.info("Deleted %d conversation(s) older than %g days.", count, self.retention_days)
+        return count
+
+    def _start_retention(self, retention_days: Optional[float], every_minutes: float) -> None:
+        self.retention_days = float(retention_days) if retention_days else None
+        self._purge_every = float(every_minutes) * 60
+        self._purge_task: Optional["asyncio.Task[None]"] = None
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _secure_delete)
+            _tighten_sqlite_files(self.engine.url.database)
+        self.purge_expired()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return   # built outside a server (scripts, tests): purge on start only
+        if self.retention_days and self._purge_every > 0:
+            self._purge_task = loop.create_task(self._purge_periodically())
+
+    async def _purge_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._purge_every)
+            try:
+                self.purge_expired()
+            except Exception:   # the next round tries again; the bot keeps answering
+                logger.exception("Deleting old conversations failed.")
+
+    def _empty_write_ahead_log(self) -> None:
+        """Copies the WAL into the database and truncates it, so deleted pages leave the disk."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
 
 def _has_start(types: List[Text]) -> bool:
     return SessionStarted.type_name in types
 
+
+def _secure_delete(dbapi_connection: Any, _: Any) -> None:
+    # Deleted rows are overwritten with zeros instead of left in free pages.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
+
+
+def _sqlite_path(kwargs: Dict[Text, Any]) -> Optional[Path]:
+    """The database file SQLTrackerStore will open, for an SQLite store on disk."""
+    if (kwargs.get("dialect") or "sqlite") != "sqlite":
+        return None
+    db = kwargs.get("db") or "rasa.db"
+    return None if db == ":memory:" else Path(db)
+
+
+def _create_private_sqlite_file(kwargs: Dict[Text, Any]) -> None:
+    """Creates the folders (0700) and the empty database file (0600) if missing."""
+    path = _sqlite_path(kwargs)
+    if path is None:
+        return
+    missing = [folder for folder in [path.parent, *path.parent.parents] if not folder.exists()]
+    if missing:
+        for folder in reversed(missing):   # mkdir(parents=True) would not give the parents 0700
+            folder.mkdir(mode=0o700)
+    elif path.parent.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        # A folder the store did not make is not changed (it may be shared,
+        # like /tmp); the files in it are still private.
+        logger.warning("The folder %s can be read by other users; the conversation files in it "
+                       "cannot. To close the folder too: chmod 700 %s", path.parent, path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _tighten_sqlite_files(database: Optional[Text]) -> None:
+    """0600 for the database and its journal files (older files may be 0644)."""
+    if not database or database == ":memory:":
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = Path(database + suffix)
+        try:
+            if path.exists() and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                path.chmod(0o600)
+        except OSError as error:   # not ours to change: say so, keep serving
+            logger.warning("Could not make %s private (%s).", path, error)

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -26,6 +27,7 @@ VENV_BIN = Path(sys.executable).parent
 # BOT_MODEL lets a benchmark run the tests against another trained model
 # (e.g. one trained with a faster config in a temp dir).
 MODEL = Path(os.environ.get("BOT_MODEL") or ROOT / "models" / "ketamine-aid.tar.gz")
+CHANNEL = "bot.channels.SafeRestInput"
 
 
 def free_port() -> int:
@@ -89,9 +91,11 @@ class ActionServer:
     def launch(self) -> "ActionServer":
         """Starts the process without waiting (see wait_ready)."""
         self.launched_at = time.monotonic()
+        # Loopback only, as `make run` starts it (rasa_sdk reads SANIC_HOST).
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.port)],
-            cwd=ROOT, env=_env(), stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**_env(), "SANIC_HOST": "127.0.0.1"},
+            stdout=self.log.open("w"), stderr=subprocess.STDOUT,
         )
         return self
 
@@ -112,7 +116,9 @@ class RasaServer:
     The keyword arguments after ``extra_args`` let benchmarks run another
     project the same way (e.g. Rasa's starter bot): its own working directory
     and credentials, no action server (``action_port=None``), Rasa's default
-    in-memory tracker store (``tracker_store="memory"``).
+    in-memory tracker store (``tracker_store="memory"``). ``channel`` replaces
+    settings of our channel's section of credentials.yml (rate limits, trusted
+    proxies...), ``store_options`` adds tracker store settings (retention...).
     """
 
     def __init__(
@@ -127,14 +133,24 @@ class RasaServer:
         credentials: Path = ROOT / "credentials.yml",
         tracker_store: str = "sql",
         command: Sequence[str] = (),
+        channel: Optional[Dict[str, Any]] = None,
+        store_options: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.port = port or free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="rasa-"))
         self.log = self.workdir / "rasa.log"
         self.endpoints = self.workdir / "endpoints.yml"
         self.tracker_db = self.workdir / "tracker.db"
-        self.endpoints.write_text(yaml.safe_dump(
-            self._endpoints(action_port, tracker_store, self.tracker_db)))
+        endpoints = self._endpoints(action_port, tracker_store, self.tracker_db)
+        if store_options:
+            endpoints["tracker_store"].update(store_options)
+        self.endpoints.write_text(yaml.safe_dump(endpoints))
+        if channel is not None:
+            ours = yaml.safe_load(Path(credentials).read_text())
+            section = ours.setdefault(CHANNEL, {}) or {}
+            ours[CHANNEL] = {**section, **channel}
+            credentials = self.workdir / "credentials.yml"
+            credentials.write_text(yaml.safe_dump(ours))
         self.cors = list(cors)
         self.model = model
         self.extra_args = list(extra_args)
@@ -151,9 +167,15 @@ class RasaServer:
         if action_port is not None:
             endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{action_port}/webhook"}
         if tracker_store == "sql":
-            ours = yaml.safe_load((ROOT / "endpoints.yml").read_text())["tracker_store"]
+            # Only the store's settings are taken; the action URL (with Rasa's
+            # ${ACTIONS_PORT}, which needs the variable set) is this run's own.
+            text = (ROOT / "endpoints.yml").read_text().replace("${ACTIONS_PORT}", "0")
+            ours = yaml.safe_load(text)["tracker_store"]
             endpoints["tracker_store"] = {**ours, "db": str(db)}
         return endpoints
+
+    def conversation_url(self, sender: str) -> str:
+        return f"{self.url}/webhooks/rest/conversations/{urllib.parse.quote(sender, safe='')}"
 
     @property
     def url(self) -> str:
@@ -198,22 +220,35 @@ class RasaServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- talking to it -------------------------------------------------
-    def post(self, body: Any, raw: Optional[bytes] = None, timeout: float = 60):
+    def post(self, body: Any, raw: Optional[bytes] = None, timeout: float = 60,
+             headers: Optional[Dict[str, str]] = None):
         """POSTs to the webhook; returns (status, parsed JSON or text)."""
-        data = raw if raw is not None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            self.webhook, data=data, method="POST",
-            headers={"Content-Type": "application/json"},
-        )
+        status, _, payload = self.request(
+            self.webhook, json.dumps(body).encode() if raw is None else raw, "POST",
+            {"Content-Type": "application/json", **(headers or {})}, timeout)
+        return status, payload
+
+    def request(self, url: str, data: Optional[bytes] = None, method: str = "GET",
+                headers: Optional[Dict[str, str]] = None, timeout: float = 60):
+        """Any request; returns (status, headers, parsed JSON or text). A header set to None is not sent."""
+        req = urllib.request.Request(url, data=data, method=method)
+        for name, value in (headers or {}).items():
+            if value is not None:
+                req.add_header(name, value)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                status, payload = resp.status, resp.read()
+                status, got, payload = resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as err:
-            status, payload = err.code, err.read()
+            status, got, payload = err.code, dict(err.headers), err.read()
         try:
-            return status, json.loads(payload)
+            return status, got, json.loads(payload)
         except ValueError:
-            return status, payload.decode(errors="replace")
+            return status, got, payload.decode(errors="replace")
+
+    def delete(self, sender: str):
+        """DELETE /webhooks/rest/conversations/<sender>; returns (status, body)."""
+        status, _, payload = self.request(self.conversation_url(sender), method="DELETE")
+        return status, payload
 
     def say(self, sender: str, message: str) -> List[Dict[str, Any]]:
         status, replies = self.post({"sender": sender, "message": message})

@@ -447,3 +447,119 @@ def test_request_log_never_holds_the_callers_words(catalog, keyword_searcher, ca
     log = capsys.readouterr().err
     assert "GET / 200" in log and "GET /api/search 401" in log
     assert "husband" not in log and "secret" not in log
+
+
+# ----------------------------------------------------------------- nothing secret in the log
+def _raw(port: int, data: bytes, timeout: float = 10) -> bytes:
+    """Sends bytes as they are (pipelined requests, broken ones) and reads until the server closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        sock.settimeout(2)
+        answer = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        except socket.timeout:
+            pass
+    return answer
+
+
+def test_the_console_log_never_holds_a_submitted_token(tmp_path):
+    """Every refused login path, against the real `python -m bot console` with its default logging."""
+    real = "real-staff-token-" + "R" * 24
+    wrong = ["wrong-guess-" + "W" * 20 + str(i) for i in range(8)]
+    port = _free_port()
+    log_path = tmp_path / "console.log"
+    env = {**_console_env(), auth.TOKEN_ENV: real}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "console", "--no-model", "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while "Staff console on" not in log_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.2)
+
+        def form(token: str) -> bytes:
+            return urllib.parse.urlencode({"token": token}).encode()
+
+        codes = []
+        # Wrong tokens until the throttle answers 429, then the RIGHT token while throttled.
+        for token in wrong[:6]:
+            codes.append(request(url + "/login", data=form(token), method="POST")[0])
+        codes.append(request(url + "/login", data=form(real), method="POST")[0])
+        # Cross-site posts, with the right token in the body.
+        codes.append(request(url + "/login", data=form(real), method="POST",
+                             headers={"Origin": "https://evil.example"})[0])
+        codes.append(request(url + "/login", data=form(real), method="POST",
+                             headers={"Sec-Fetch-Site": "cross-site"})[0])
+        codes.append(request(url + "/logout", data=form(real), method="POST",
+                             headers={"Origin": "https://evil.example"})[0])
+        # Other methods and pages with the token in the body, the query or a header.
+        codes.append(request(url + "/login", data=form(real), method="PUT")[0])
+        codes.append(request(url + "/browse", data=form(real), method="POST")[0])
+        codes.append(request(url + "/?" + urllib.parse.urlencode({"token": real, "q": real}))[0])
+        codes.append(request(url + "/login?" + urllib.parse.urlencode({"token": real}))[0])
+        codes.append(request(url + "/api/search?q=x", headers={"Authorization": f"Bearer {wrong[6]}"})[0])
+        codes.append(request(url + "/", headers={"Cookie": f"{auth.COOKIE_NAME}={real}"})[0])
+        # Bodies too big for the form, and too big for the server.
+        codes.append(request(url + "/login", data=form(real + "x" * 5000), method="POST")[0])
+        codes.append(request(url + "/login", data=form(real + "x" * 20000), method="POST")[0])
+        # Raw requests: pipelined after a refused login (the old leak), a lying
+        # Content-Length, a broken request line, a broken chunked body.
+        body = form(real)
+        login = (b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        pipelined = _raw(port, login + login + b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert pipelined.count(b"HTTP/1.1 ") == 3, pipelined[:300]
+        _raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n" + body)
+        _raw(port, b"POST /login?" + real.encode() + b" HTTP/1.1 junk " + real.encode() + b"\r\n\r\n")
+        _raw(port, b"GARBAGE " + real.encode() + b"\r\n\r\n")
+        _raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+             + body + b"\r\n0\r\n\r\n")
+        time.sleep(0.5)
+        assert request(url + "/", headers=bearer(real))[0] == 200   # still serving
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    output = log_path.read_text(errors="replace")
+    assert codes[:5] == [401] * 5 and codes[5] == 429 and codes[6] == 429, codes
+    assert codes[7:10] == [403, 403, 403], codes
+    assert "POST /login 401" in output and "POST /login 429" in output, "requests are logged"
+    for secret in [real] + wrong:
+        assert secret not in output, f"the console log holds a submitted token: {secret[:12]}..."
+    assert "R" * 24 not in output and "W" * 20 not in output
+
+
+def test_the_throttle_slows_guessing_but_lets_the_right_token_in_soon(catalog, keyword_searcher):
+    app = ConsoleApp(catalog, keyword_searcher, auth.Guard(TOKEN),
+                     auth.LoginThrottle(limit=3, delay=1.0), log_requests=False)
+    server, _ = start_in_thread(app)
+    try:
+        wrong = urllib.parse.urlencode({"token": "wrong-token-0123456789"}).encode()
+        good = urllib.parse.urlencode({"token": TOKEN}).encode()
+        codes = [request(server.url + "/login", data=wrong, method="POST")[0] for _ in range(3)]
+        status, headers, _ = request(server.url + "/login", data=good, method="POST")
+        assert codes == [401, 401, 401] and status == 429 and headers["Retry-After"] == "1"
+        time.sleep(1.1)
+        # One more wrong guess is allowed, and then a wait again: one guess a second.
+        assert request(server.url + "/login", data=wrong, method="POST")[0] == 401
+        assert request(server.url + "/login", data=wrong, method="POST")[0] == 429
+        time.sleep(1.1)
+        assert request(server.url + "/login", data=good, method="POST")[0] == 303
+        assert request(server.url + "/login", data=wrong, method="POST")[0] == 401   # record cleared
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_default_throttle_never_locks_the_right_token_out_for_minutes():
+    throttle = auth.LoginThrottle()
+    for _ in range(100):
+        throttle.failed("10.0.0.1")
+    assert 0 < throttle.wait_seconds("10.0.0.1") <= 10
+    assert throttle.wait_seconds("10.0.0.2") == 0

@@ -262,3 +262,110 @@ def test_a_rollover_changes_no_reply(tmp_path, model_path, action_server):
     assert results["10000 rollovers"] == 0 and results["8 rollovers"] >= 5
     for turn, (plain, rolled) in enumerate(zip(results[10_000], results[8])):
         assert rolled == plain, (turn, CONVERSATION[turn])
+
+
+# ---- privacy: file modes, deletion, retention ------------------------------------
+def mode(path) -> int:
+    import stat
+
+    return stat.S_IMODE(Path(path).stat().st_mode)
+
+
+def stored_texts(db: str, sender: str):
+    import sqlite3
+
+    return [row[0] for row in sqlite3.connect(db).execute(
+        "select data from events where sender_id = ?", (sender,))]
+
+
+def test_the_database_and_the_folder_made_for_it_are_private(tmp_path):
+    db = tmp_path / "state" / "conversations" / "tracker.db"
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(db))
+    run(talk(store, new_sender(), ("hi", "greet")))
+    assert mode(db) == 0o600
+    assert mode(db.parent) == 0o700 and mode(db.parent.parent) == 0o700
+    for suffix in ("-wal", "-shm"):
+        assert mode(str(db) + suffix) == 0o600
+
+
+def test_an_old_world_readable_database_is_made_private(tmp_path, caplog):
+    db = tmp_path / "tracker.db"
+    run(talk(SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(db)), new_sender(), ("hi", "greet")))
+    db.chmod(0o644)
+    tmp_path.chmod(0o755)
+    CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(db))
+    assert mode(db) == 0o600
+    assert mode(tmp_path) == 0o755, "a folder the store did not make is left as it is"
+    assert "chmod 700" in caplog.text   # ...but the log says how to close it
+
+
+def test_delete_removes_a_conversation_from_the_file_and_the_cache(db):
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
+    gone, kept = new_sender(), new_sender()
+    secret = "my-secret-words-" + gone
+    run(talk(store, gone, (secret, "greet"), ("more", "faq")))
+    run(talk(store, kept, ("hello", "greet")))
+    assert run(store.retrieve(gone)) is not None          # cached
+    run(store.delete(gone))
+    assert run(store.retrieve(gone)) is None               # not in memory
+    assert stored_texts(db, gone) == []                     # not in the table
+    reference = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
+    assert run(reference.retrieve(gone)) is None
+    assert run(reference.retrieve(kept)) is not None        # others untouched
+    for suffix in ("", "-wal"):                             # not left in free pages or the log
+        raw = Path(db + suffix).read_bytes() if Path(db + suffix).exists() else b""
+        assert secret.encode() not in raw, suffix
+    # A new message afterwards starts a new conversation with nothing old in it.
+    run(talk(store, gone, ("again", "greet")))
+    assert [e.text for e in run(reference.retrieve(gone)).events if isinstance(e, UserUttered)] == ["again"]
+
+
+def age(db: str, sender: str, days: float) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db) as connection:
+        connection.execute("update events set timestamp = timestamp - ? where sender_id = ?",
+                           (days * 86_400, sender))
+
+
+def test_conversations_past_the_retention_are_purged_on_start(db):
+    old, recent = new_sender(), new_sender()
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
+    run(talk(store, old, ("hi", "greet")))
+    run(talk(store, recent, ("hi", "greet")))
+    age(db, old, 31)
+    age(db, recent, 29)
+    CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)     # a restart
+    assert stored_texts(db, old) == []
+    assert stored_texts(db, recent) != []
+
+
+def test_retention_is_configurable_and_can_be_off(db):
+    sender = new_sender()
+    run(talk(CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db), sender, ("hi", "greet")))
+    age(db, sender, 400)
+    CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, retention_days=None)
+    assert stored_texts(db, sender) != []
+    CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, retention_days=500)
+    assert stored_texts(db, sender) != []
+    CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, retention_days=365)
+    assert stored_texts(db, sender) == []
+
+
+def test_the_running_store_purges_periodically_and_forgets_its_copy(db):
+    async def scenario():
+        store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, purge_every_minutes=0.005)
+        sender = new_sender()
+        await talk(store, sender, ("old words", "greet"))
+        assert await store.retrieve(sender) is not None    # cached copy
+        age(db, sender, 31)
+        await asyncio.sleep(1.0)                           # a few purge rounds (0.3 s apart)
+        purged = stored_texts(db, sender) == []
+        await talk(store, sender, ("new words", "greet"))
+        said = [e.text for e in (await store.retrieve(sender)).events if isinstance(e, UserUttered)]
+        store._purge_task.cancel()
+        return purged, said
+
+    purged, said = run(scenario())
+    assert purged
+    assert said == ["new words"]     # the cached old conversation was not written back

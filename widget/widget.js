@@ -16,6 +16,12 @@
  * - the only network requests are to the configured server (and the widget's
  *   own stylesheet, next to this file). No images, fonts or scripts from the
  *   server's replies are loaded.
+ *
+ * Privacy: a notice before the first message says what the clinic keeps and
+ * for how long; "Delete this conversation" deletes it on the server
+ * (DELETE /webhooks/rest/conversations/<id>) and in the browser, and "Start
+ * over" deletes the old conversation too (retried later if the server could
+ * not be reached).
  */
 (function () {
   "use strict";
@@ -58,6 +64,8 @@
     storage: attr("storage", "session") === "local" ? "local" : "session",
     css: attr("css", ""),
     timeoutMs: clampInt(attr("timeout", "30"), 5, 120, 30) * 1000,
+    // Must match retention_days in the bot's endpoints.yml (the notice says it).
+    retentionDays: clampInt(attr("retention-days", "30"), 1, 3650, 30),
   };
 
   function parseServer(raw) {
@@ -86,6 +94,8 @@
   }
 
   var WEBHOOK = config.server ? config.server + "/webhooks/rest/webhook" : null;
+  var CONVERSATIONS = config.server ? config.server + "/webhooks/rest/conversations/" : null;
+  var MAX_PENDING_DELETES = 10;
   var STORE_KEY = "kaid:v1:" + (config.server || "none");
   var MAX_HISTORY = 200;
   var MAX_TEXT = 5000;
@@ -165,6 +175,10 @@
       state = { sender: newSenderId(), messages: [], open: false };
     }
     state.messages = state.messages.filter(isStoredMessage).slice(-MAX_HISTORY);
+    // Old conversations whose deletion on the server has not been confirmed yet.
+    state.pendingDeletes = Array.isArray(state.pendingDeletes) ?
+      state.pendingDeletes.filter(function (id) { return typeof id === "string"; })
+        .slice(-MAX_PENDING_DELETES) : [];
     return state;
   }
 
@@ -519,12 +533,18 @@
     "This is an automated assistant, not a person. It shares general, educational " +
     "information. It is not medical advice. For questions about your own health, talk " +
     "with your clinician."));
-  var disclaimerCrisis = el("p", null, "In crisis? Call or text 988 (");
+  var disclaimerCrisis = el("p", null, "This chat is not for emergencies. In crisis? Call or text 988 (");
   disclaimerCrisis.appendChild(link("tel:988", "call"));
   disclaimerCrisis.appendChild(document.createTextNode(", "));
   disclaimerCrisis.appendChild(link("sms:988", "text"));
   disclaimerCrisis.appendChild(document.createTextNode("). In an emergency, call 911."));
   disclaimer.appendChild(disclaimerCrisis);
+  var days = config.retentionDays === 1 ? "1 day" : config.retentionDays + " days";
+  disclaimer.appendChild(el("p", "kaid-privacy",
+    config.clinicName.charAt(0).toUpperCase() + config.clinicName.slice(1) + " keeps this chat " +
+    "(what you type and the answers) on its server for " + days + ". Then it is deleted. " +
+    "Please do not type your name or other personal details. " +
+    "To delete the chat now, use \u201cDelete this conversation\u201d at the bottom."));
   var messages = el("div", "kaid-messages");
   log.appendChild(disclaimer);
   log.appendChild(messages);
@@ -545,6 +565,13 @@
   form.appendChild(inputHint);
   form.appendChild(sendBtn);
 
+  // Deleting: always in reach under the message box.
+  var footer = el("div", "kaid-footer");
+  var deleteBtn = setAttrs(el("button", "kaid-delete", "Delete this conversation"), {
+    type: "button", title: "Delete this conversation from this device and from the clinic's server",
+  });
+  footer.appendChild(deleteBtn);
+
   // Screen-reader announcements (bot messages, errors).
   var live = setAttrs(el("div", "kaid-sr"), { "aria-live": "polite", role: "status", id: "kaid-live" });
   var alertLive = setAttrs(el("div", "kaid-sr"), { "aria-live": "assertive", role: "alert", id: "kaid-alert" });
@@ -553,6 +580,7 @@
   panel.appendChild(crisisBar);
   panel.appendChild(log);
   panel.appendChild(form);
+  panel.appendChild(footer);
   panel.appendChild(live);
   panel.appendChild(alertLive);
   root.appendChild(panel);
@@ -883,7 +911,7 @@
     root.classList.toggle("kaid-is-busy", on);
   }
 
-  function request(body, timeoutMs) {
+  function request(body, timeoutMs, keepalive) {
     if (!WEBHOOK) return Promise.reject(new Error("No server configured"));
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     var timer = controller ? window.setTimeout(function () { controller.abort(); }, timeoutMs) : null;
@@ -893,6 +921,7 @@
       credentials: "omit",
       cache: "no-store",
       referrerPolicy: "no-referrer",
+      keepalive: !!keepalive,
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
       signal: controller ? controller.signal : undefined,
@@ -938,6 +967,7 @@
         var said = describeForScreenReader(replies);
         announce(said.text, said.assertive);
       }
+      retryPendingDeletes(); // the server is reachable again
     }).catch(function () {
       if (sender !== state.sender) return;
       showTyping(false);
@@ -948,19 +978,51 @@
     });
   }
 
-  function startOver() {
-    var oldSender = state.sender;
-    if (WEBHOOK) {
-      // Ends the old conversation on the server too (Rasa's built-in restart).
-      try {
-        window.fetch(WEBHOOK, {
-          method: "POST", mode: "cors", credentials: "omit", keepalive: true,
-          referrerPolicy: "no-referrer", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ sender: oldSender, message: "/restart" }),
-        }).catch(function () { /* best effort */ });
-      } catch (e) { /* best effort */ }
+  /**
+   * Deletes one conversation on the server. Resolves true when the server
+   * confirmed it (204), false otherwise; never rejects.
+   */
+  function removeConversation(sender) {
+    if (!CONVERSATIONS) return Promise.resolve(false);
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = controller ? window.setTimeout(function () { controller.abort(); }, config.timeoutMs) : null;
+    try {
+      return window.fetch(CONVERSATIONS + encodeURIComponent(sender), {
+        method: "DELETE", mode: "cors", credentials: "omit", cache: "no-store", keepalive: true,
+        referrerPolicy: "no-referrer", signal: controller ? controller.signal : undefined,
+      }).then(function (resp) {
+        if (timer) window.clearTimeout(timer);
+        return resp.status === 204;
+      }, function () {
+        if (timer) window.clearTimeout(timer);
+        return false;
+      });
+    } catch (e) {
+      return Promise.resolve(false);
     }
-    state = { sender: newSenderId(), messages: [], open: state.open };
+  }
+
+  function forgetPending(sender) {
+    state.pendingDeletes = state.pendingDeletes.filter(function (id) { return id !== sender; });
+    saveState();
+  }
+
+  var retrying = false;
+  function retryPendingDeletes() {
+    if (retrying || !state.pendingDeletes.length) return;
+    retrying = true;
+    var ids = state.pendingDeletes.slice();
+    Promise.all(ids.map(function (id) {
+      return removeConversation(id).then(function (ok) { if (ok) forgetPending(id); });
+    })).then(function () { retrying = false; });
+  }
+
+  /** Clears the chat in the browser and starts a new conversation with a new id. */
+  function resetConversation(pending) {
+    state = {
+      sender: newSenderId(), messages: [], open: state.open,
+      pendingDeletes: pending.slice(-MAX_PENDING_DELETES),
+    };
     lastFailed = null;
     showTyping(false);
     setBusy(false);
@@ -970,8 +1032,66 @@
     log.scrollTop = 0;
     input.value = "";
     autosize();
+  }
+
+  function startOver() {
+    var oldSender = state.sender;
+    var talked = state.messages.length > 0;
+    resetConversation(talked ? state.pendingDeletes.concat([oldSender]) : state.pendingDeletes);
+    if (talked && WEBHOOK) {
+      // Ends the old conversation on the server (Rasa's built-in restart),
+      // then deletes it there. If the server cannot be reached, the deletion
+      // is tried again after the next answer or page load.
+      request({ sender: oldSender, message: "/restart" }, config.timeoutMs, true)
+        .catch(function () { /* the deletion below still runs */ })
+        .then(function () { return removeConversation(oldSender); })
+        .then(function (ok) { if (ok) forgetPending(oldSender); });
+    }
     input.focus();
     announce("The conversation was cleared. You can start a new one.", false);
+  }
+
+  function showDeleteFailed() {
+    clearNotice();
+    notice = el("div", "kaid-notice");
+    notice.appendChild(el("p", "kaid-notice-title", "Sorry, the conversation could not be deleted right now."));
+    notice.appendChild(el("p", null, "It is still on this device and on the clinic's server. Please try again."));
+    messages.appendChild(notice);
+    scrollToEnd();
+    announce("Sorry, the conversation could not be deleted right now. Please try again.", true);
+  }
+
+  function showDeleted() {
+    clearNotice();
+    notice = setAttrs(el("div", "kaid-status"), { "data-kaid-deleted": "" });
+    notice.appendChild(el("p", null, "Your conversation was deleted from this device and from the clinic's server."));
+    messages.insertBefore(notice, messages.firstChild);
+    announce("Your conversation was deleted.", false);
+  }
+
+  var deleting = false;
+  function deleteConversation() {
+    if (deleting) return;
+    var sender = state.sender;
+    if (!state.messages.length) {
+      // Nothing was sent, so the server holds nothing: a new id is enough.
+      resetConversation(state.pendingDeletes);
+      showDeleted();
+      return;
+    }
+    deleting = true;
+    deleteBtn.setAttribute("aria-disabled", "true");
+    removeConversation(sender).then(function (ok) {
+      deleting = false;
+      deleteBtn.setAttribute("aria-disabled", "false");
+      if (!ok) {
+        showDeleteFailed();
+        return;
+      }
+      resetConversation(state.pendingDeletes);
+      showDeleted();
+      retryPendingDeletes();
+    });
   }
 
   // ---------------------------------------------------------------- open / close
@@ -1009,6 +1129,7 @@
   });
   closeBtn.addEventListener("click", close);
   restartBtn.addEventListener("click", startOver);
+  deleteBtn.addEventListener("click", deleteConversation);
   expandBtn.addEventListener("click", function () {
     var on = !root.classList.contains("kaid-is-expanded");
     root.classList.toggle("kaid-is-expanded", on);
@@ -1046,6 +1167,7 @@
     document.body.appendChild(root);
     renderAll();
     if (state.open) open(false);
+    retryPendingDeletes();
   }
 
   if (document.body) mount();
@@ -1056,6 +1178,7 @@
     open: function () { open(true); },
     close: close,
     startOver: startOver,
+    deleteConversation: deleteConversation,
     senderId: function () { return state.sender; },
     isCrisisText: isCrisisText,
     safeHref: safeHref,

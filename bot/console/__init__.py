@@ -11,6 +11,6 @@ tools) and keeps no copy of any answer. Modules:
 - search: the combined search (crisis first, NLU ranking, keyword backstop).
 - plain: plain text for reading aloud (no markup, no emoji).
 - export: the printable phone-script document (Markdown and HTML).
-- pages / auth / web: the token-protected web console (stdlib http.server).
+- pages / auth / web: the token-protected web console (on Sanic, Rasa's web server).
 - cli: `python -m bot scripts ...` and `python -m bot console ...`.
 """

@@ -118,27 +118,54 @@ class Guard:
 
 
 class LoginThrottle:
-    """At most `limit` failed logins per client address per `window` seconds."""
+    """Slows token guessing from one address without locking staff out for long.
 
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit, self.window = limit, window
+    The first ``limit`` wrong tokens within ``window`` seconds are answered at
+    once; after that, each further try from that address must wait ``delay``
+    seconds after the last wrong one (429 with Retry-After). So a guesser gets
+    one try per ``delay`` seconds, and a person who mistyped waits ``delay``
+    seconds at most before the right token works again. A right token clears
+    the address's record.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 300.0, delay: float = 10.0,
+                 max_clients: int = 10_000) -> None:
+        self.limit, self.window, self.delay = limit, window, delay
+        self.max_clients = max_clients
         self._failures: Dict[str, Deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def _recent(self, client: str) -> Deque[float]:
+    def _recent(self, client: str, now: float) -> Deque[float]:
         failures = self._failures[client]
-        cutoff = time.monotonic() - self.window
+        cutoff = now - self.window
         while failures and failures[0] < cutoff:
             failures.popleft()
         return failures
 
-    def blocked(self, client: str) -> bool:
+    def wait_seconds(self, client: str) -> float:
+        """0 if this address may try now, else the seconds it has to wait."""
         with self._lock:
-            return len(self._recent(client)) >= self.limit
+            now = time.monotonic()
+            failures = self._recent(client, now)
+            if not failures:
+                self._failures.pop(client, None)
+            if len(failures) < self.limit:
+                return 0.0
+            return max(0.0, failures[-1] + self.delay - now)
+
+    def blocked(self, client: str) -> bool:
+        return self.wait_seconds(client) > 0
 
     def failed(self, client: str) -> None:
         with self._lock:
-            self._recent(client).append(time.monotonic())
+            now = time.monotonic()
+            failures = self._recent(client, now)
+            failures.append(now)
+            while len(failures) > self.limit:   # only the latest `limit` matter
+                failures.popleft()
+            if len(self._failures) > self.max_clients:   # bounded: oldest record goes
+                oldest = min(self._failures, key=lambda c: self._failures[c][-1] if self._failures[c] else 0)
+                self._failures.pop(oldest, None)
 
     def succeeded(self, client: str) -> None:
         with self._lock:

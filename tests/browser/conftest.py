@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -79,6 +80,7 @@ def chromium_browser():
 class Site:
     base: str          # http://127.0.0.1:PORT (the page origin)
     bot: str           # the bot server the page talks to
+    tracker_db: Optional[Path] = None   # the real bot's SQLite store (live only)
 
     @property
     def demo(self) -> str:
@@ -109,7 +111,7 @@ def live(model_path, action_server) -> Iterator[Site]:
     rasa = RasaServer(action_port=action_server.port, port=rasa_port, cors=[origin]).start()
     server, base = serve_in_thread(port=web_port, bot_url=rasa.url)
     assert base == origin
-    yield Site(base=base, bot=rasa.url)
+    yield Site(base=base, bot=rasa.url, tracker_db=rasa.tracker_db)
     server.shutdown()
     server.server_close()
     rasa.cleanup()
@@ -244,6 +246,7 @@ class MockBot:
         self.page = page
         self.site = site
         self.received: List[Dict[str, Any]] = []
+        self.deleted: List[str] = []      # sender ids of DELETE /conversations/<id>
         self.replies: List[Any] = []
         self.fail = False
         page.route(f"{site.bot}/**", self._handle)
@@ -256,13 +259,19 @@ class MockBot:
         cors = {
             "Access-Control-Allow-Origin": self.site.base,
             "Access-Control-Allow-Headers": "Content-Type",
-            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
         }
         if request.method == "OPTIONS":
             route.fulfill(status=204, headers=cors)
             return
         if self.fail:
             route.abort("connectionrefused")
+            return
+        if request.method == "DELETE":
+            prefix = f"{self.site.bot}/webhooks/rest/conversations/"
+            assert request.url.startswith(prefix), request.url
+            self.deleted.append(urllib.parse.unquote(request.url[len(prefix):]))
+            route.fulfill(status=204, headers=cors)
             return
         body = json.loads(request.post_data or "{}")
         self.received.append(body)

@@ -289,3 +289,49 @@ def test_a_site_not_allowed_by_cors_gets_the_offline_message(make_browser, live)
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------- privacy
+def stored_rows(site: Site, sender: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(site.tracker_db) as connection:
+        return connection.execute("select count(*) from events where sender_id = ?", (sender,)).fetchone()[0]
+
+
+def test_delete_this_conversation_deletes_it_on_the_real_server(desk):
+    desk.open()
+    desk.say(faq_question())
+    sender = desk.page.evaluate("() => window.KetamineAidWidget.senderId()")
+    assert stored_rows(desk.site, sender) > 0
+    desk.page.locator("button.kaid-delete").click()
+    desk.page.locator("[data-kaid-deleted]").wait_for()
+    assert stored_rows(desk.site, sender) == 0
+    assert desk.page.evaluate("() => window.KetamineAidWidget.senderId()") != sender
+    assert desk.page.locator(".kaid-user").count() == 0
+    desk.check_clean()   # the cross-origin DELETE passed CORS: no console error
+
+
+def test_start_over_deletes_the_old_conversation_on_the_real_server(desk):
+    desk.open()
+    desk.say(faq_question())
+    sender = desk.page.evaluate("() => window.KetamineAidWidget.senderId()")
+    desk.page.locator(".kaid-restart").click()
+    desk.page.wait_for_function(
+        "() => !(JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage).find(k => k.startsWith('kaid:v1:'))))"
+        ".pendingDeletes || []).length")
+    assert stored_rows(desk.site, sender) == 0
+    desk.check_clean()
+
+
+def test_cors_lets_only_the_configured_site_delete(live):
+    url = f"{live.bot}/webhooks/rest/conversations/cors-check"
+    req = urllib.request.Request(url, method="OPTIONS", headers={
+        "Origin": live.base, "Access-Control-Request-Method": "DELETE"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.headers.get("Access-Control-Allow-Origin") == live.base
+        assert "DELETE" in (resp.headers.get("Access-Control-Allow-Methods") or "")
+    req = urllib.request.Request(url, method="OPTIONS", headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "DELETE"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.headers.get("Access-Control-Allow-Origin") in (None, "")

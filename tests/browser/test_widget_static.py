@@ -27,7 +27,7 @@ def test_widget_js_has_no_html_sinks_or_other_channels(sink):
 def test_widget_contacts_only_the_configured_server():
     urls = set(re.findall(r"https?://[^\s\"'`)]+", CODE))
     assert urls <= {"http://www.w3.org/2000/svg"}, urls  # the SVG namespace is not a request
-    assert CODE.count("window.fetch(") == 2  # messages and "/restart", both to WEBHOOK
+    assert CODE.count("window.fetch(") == 2  # messages (and "/restart") to WEBHOOK, deletions to CONVERSATIONS
     assert not re.search(r"url\(|@import|@font-face", CSS), "widget.css loads nothing"
 
 
@@ -61,3 +61,16 @@ def test_dev_server_policy_is_strict():
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy and "*" not in policy
     with pytest.raises(ValueError):
         origin_of("javascript:alert(1)")
+
+
+def test_the_privacy_notice_states_the_retention_the_bot_applies():
+    import yaml
+
+    # ${ACTIONS_PORT} is filled in by Rasa from the environment; not needed here.
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text().replace("${ACTIONS_PORT}", "0"))
+    days = endpoints["tracker_store"]["retention_days"]
+    assert re.search(r'attr\("retention-days", "%d"\)' % days, CODE), \
+        "widget.js's default data-retention-days must match endpoints.yml"
+    for page in ("index.html", "about.html"):
+        text = (WIDGET / "demo" / page).read_text(encoding="utf-8")
+        assert "data-retention-days" not in text or f'data-retention-days="{days}"' in text

@@ -466,3 +466,80 @@ def test_axe_no_serious_violations_in_main_states(make_browser, mock_site, viewp
             problems[state] = serious(violations)
     print({state: summary(v) for state, v in found.items()})
     assert not problems, problems
+
+
+# ---------------------------------------------------------------- privacy
+def test_privacy_notice_comes_before_the_first_message(phone):
+    phone.open()
+    notice = phone.page.locator(".kaid-disclaimer")
+    text = notice.inner_text()
+    for phrase in ("automated assistant", "not for emergencies", "988", "911",
+                   "keeps this chat", "30 days", "Then it is deleted", "Delete this conversation"):
+        assert phrase in text, phrase
+    first_message = phone.page.locator(".kaid-messages")
+    assert notice.bounding_box()["y"] < first_message.bounding_box()["y"]
+    button = phone.page.locator("button.kaid-delete")
+    assert button.is_visible() and button.inner_text() == "Delete this conversation"
+    assert phone.horizontal_overflow() == 0
+    phone.shot("unit-phone-privacy")
+    phone.check_clean()
+
+
+def test_delete_this_conversation_deletes_it_on_the_server_and_here(desk):
+    desk.bot.queue({"text": "First answer."})
+    desk.open()
+    desk.say("my private question")
+    sender = desk.bot.received[0]["sender"]
+    desk.page.locator("button.kaid-delete").click()
+    desk.page.locator("[data-kaid-deleted]").wait_for()
+    assert desk.bot.deleted == [sender]
+    assert desk.page.locator(".kaid-user").count() == 0
+    assert "my private question" not in desk.page.locator(".kaid-root").inner_text()
+    new_sender = desk.page.evaluate("() => window.KetamineAidWidget.senderId()")
+    assert new_sender != sender
+    stored = desk.page.evaluate("() => JSON.stringify(Object.assign({}, sessionStorage))")
+    assert "my private question" not in stored and sender not in stored
+    desk.page.reload()
+    assert desk.page.locator(".kaid-user").count() == 0
+    desk.check_clean()
+
+
+def test_a_failed_delete_says_so_and_keeps_the_conversation(desk):
+    desk.bot.queue({"text": "First answer."})
+    desk.open()
+    desk.say("my private question")
+    sender = desk.bot.received[0]["sender"]
+    desk.bot.fail = True
+    desk.page.locator("button.kaid-delete").click()
+    notice = desk.page.locator(".kaid-notice")
+    notice.wait_for()
+    assert "could not be deleted" in notice.inner_text()
+    assert desk.page.locator(".kaid-user .kaid-bubble").all_inner_texts() == ["my private question"]
+    assert desk.bot.deleted == []
+    desk.bot.fail = False
+    desk.page.locator("button.kaid-delete").click()
+    desk.page.locator("[data-kaid-deleted]").wait_for()
+    assert desk.bot.deleted == [sender]
+
+
+def test_start_over_deletes_the_old_conversation_and_retries_when_offline(desk):
+    desk.bot.queue({"text": "First answer."})
+    desk.open()
+    desk.say("first question")
+    first = desk.bot.received[0]["sender"]
+    desk.page.locator(".kaid-restart").click()
+    desk.page.wait_for_function("() => true")
+    desk.page.wait_for_timeout(300)
+    assert desk.bot.deleted == [first]
+    # Offline at "Start over": the deletion waits and is sent with the next answer.
+    desk.say("second question")
+    second = desk.bot.received[-1]["sender"]
+    desk.bot.fail = True
+    desk.page.locator(".kaid-restart").click()
+    desk.page.wait_for_timeout(300)
+    assert second not in desk.bot.deleted
+    desk.page.reload()          # the pending deletion survives a reload
+    desk.bot.fail = False
+    desk.say("third question")
+    desk.page.wait_for_timeout(300)
+    assert desk.bot.deleted == [first, second]
