@@ -260,7 +260,8 @@ def cluster_throughput(model: Path, work: Path, counts: Dict[str, int], budget: 
         cluster = Cluster(work / f"cluster-{n}", replicas=n, port=free_port(),
                           replica_base=base if base + n < 65000 else 20000,
                           actions_port=free_port(), pg_port=free_port(), redis_port=free_port(),
-                          stats_port=free_port(), model=model)
+                          stats_port=free_port(), model=model,
+                          channel={"rate_limits": {"per_sender": "off", "per_address": "off"}})
         result: Dict[str, Any] = {"load_before": procs.loadavg()}
         try:
             log(f"cluster: starting PostgreSQL, Redis, {n} replica(s), HAProxy")

@@ -292,18 +292,17 @@
 
   // ---------------------------------------------------------------- crisis
   /**
-   * The bot's crisis reply (domain response utter_crisis, English or Spanish)
-   * names 988, 911 and at least one more crisis line (988lifeline.org, 741741,
-   * Poison Help). Other replies that mention 988 and 911 ("something went
-   * wrong") name no third line, so they are not mistaken for it.
-   * tests/browser/test_widget_unit.py checks this against every reviewed reply.
+   * The bot's crisis reply (domain response utter_crisis: English, Spanish and
+   * their 911-first emergency variants) is the one reply that names 988, 911
+   * and Poison Help (1-800-222-1222). The check-in and the "I don't want to
+   * call" reply name 988 and 911 too, but not Poison Help, so they stay
+   * ordinary messages. tests/browser/test_widget_unit.py checks this against
+   * every reviewed reply.
    */
   function isCrisisText(text) {
     if (typeof text !== "string") return false;
     var t = text.toLowerCase();
-    if (t.indexOf("988") === -1 || t.indexOf("911") === -1) return false;
-    return t.indexOf("988lifeline") !== -1 || t.indexOf("741741") !== -1 ||
-      t.indexOf("1-800-222-1222") !== -1;
+    return t.indexOf("988") !== -1 && t.indexOf("911") !== -1 && t.indexOf("1-800-222-1222") !== -1;
   }
 
   function isSpanish(text) {

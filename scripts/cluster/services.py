@@ -27,7 +27,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -328,8 +330,10 @@ class Replica:
     """One `rasa run` with endpoints.cluster.yml (PostgreSQL tracker store, Redis lock store)."""
 
     def __init__(self, state: Path, index: int, port: int, env: Dict[str, str],
-                 model: Path = MODEL, cors: Sequence[str] = ()) -> None:
+                 model: Path = MODEL, cors: Sequence[str] = (),
+                 credentials: Path = CREDENTIALS) -> None:
         self.index, self.port, self.env, self.model, self.cors = index, port, env, model, list(cors)
+        self.credentials = credentials
         self.log = state / f"rasa-{index}.log"
         self.proc: Optional[subprocess.Popen] = None
 
@@ -340,7 +344,7 @@ class Replica:
     def start(self) -> "Replica":
         args = [str(VENV_BIN / "rasa"), "run", "--model", str(self.model), "--port", str(self.port),
                 "--interface", "127.0.0.1", "--endpoints", str(ENDPOINTS),
-                "--credentials", str(CREDENTIALS)]
+                "--credentials", str(self.credentials)]
         if self.cors:
             args += ["--cors", *self.cors]
         self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=self.log.open("a"),
@@ -394,6 +398,9 @@ defaults
 
 frontend rasa
     bind 127.0.0.1:{port}
+    # The replicas rate-limit per client address: they read it from this header,
+    # which they believe only from this proxy (trusted_proxies in their credentials).
+    option forwardfor
     default_backend replicas
 
 backend replicas
@@ -460,13 +467,30 @@ class HAProxy:
 # the whole cluster
 # --------------------------------------------------------------------------- #
 
+def cluster_credentials(state: Path, channel: Optional[Dict[str, Any]] = None) -> Path:
+    """credentials.yml for the replicas: HAProxy (on loopback) is their trusted proxy.
+
+    ``channel`` overrides settings of the REST channel's section (load tests
+    turn the rate limits off, as the benchmark does).
+    """
+    data = yaml.safe_load(CREDENTIALS.read_text(encoding="utf-8")) or {}
+    section = dict(data.get("bot.channels.SafeRestInput") or {})
+    section["trusted_proxies"] = ["127.0.0.1"]
+    section.update(channel or {})
+    data["bot.channels.SafeRestInput"] = section
+    path = Path(state) / "credentials.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
 class Cluster:
     """PostgreSQL + Redis + action server + N Rasa replicas + HAProxy, all on loopback."""
 
     def __init__(self, state: Path, replicas: int = 2, port: int = 5005, replica_base: int = 5010,
                  actions_port: int = 5055, pg_port: int = 5433, redis_port: int = 6380,
                  stats_port: int = 5004, model: Path = MODEL, cors: Sequence[str] = (),
-                 extra_env: Optional[Dict[str, str]] = None) -> None:
+                 extra_env: Optional[Dict[str, str]] = None,
+                 channel: Optional[Dict[str, Any]] = None) -> None:
         self.state = Path(state)
         self.state.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state, 0o755)
@@ -485,7 +509,8 @@ class Cluster:
             "TRACKER_MAX_SESSION_EVENTS": os.environ.get("TRACKER_MAX_SESSION_EVENTS", "120"),
         })
         self.env.update(extra_env or {})
-        self.replicas = [Replica(self.state, i, replica_base + i, self.env, model, cors)
+        credentials = cluster_credentials(self.state, channel)
+        self.replicas = [Replica(self.state, i, replica_base + i, self.env, model, cors, credentials)
                          for i in range(1, replicas + 1)]
         self.lb = HAProxy(self.state, port, stats_port, [r.port for r in self.replicas])
 

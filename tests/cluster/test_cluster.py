@@ -70,7 +70,10 @@ def cluster(model_path):
                        actions_port=free_port(), pg_port=free_port(), redis_port=free_port(),
                        stats_port=free_port(), model=model_path,
                        # A small cache, so that the soak runs long past the point where it is full.
-                       extra_env={"TRACKER_CACHE_BYTES": str(CACHE_BYTES)})
+                       extra_env={"TRACKER_CACHE_BYTES": str(CACHE_BYTES)},
+                       # Load from one test process: the rate limits (tested in
+                       # tests/test_hostile_input.py) would answer it 429.
+                       channel={"rate_limits": {"per_sender": "off", "per_address": "off"}})
     started = time.monotonic()
     instance.start()
     print(f"cluster started in {time.monotonic() - started:.1f}s")
