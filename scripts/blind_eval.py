@@ -31,6 +31,9 @@ sys.path.insert(0, str(ROOT))
 from tests.replies import emergency_first, turn_kind  # noqa: E402
 from tests.servers import ActionServer, RasaServer, free_port  # noqa: E402
 
+# Many messages from one address in a short time: the rate limits are off here.
+NO_LIMITS = {"rate_limits": {"per_sender": "off", "per_address": "off"}}
+
 # Situations: the turns sent before the message under test.
 SITUATIONS: Dict[str, List[str]] = {
     "first message": [],
@@ -72,8 +75,8 @@ def evaluate(sets: List[Path], show_misses: bool, workers: int = 4) -> int:
             items[category].extend(data.get(category) or [])
 
     actions = ActionServer().start()
-    live = RasaServer(action_port=actions.port)
-    down = RasaServer(action_port=free_port())   # nothing listens there
+    live = RasaServer(action_port=actions.port, channel=NO_LIMITS)
+    down = RasaServer(action_port=free_port(), channel=NO_LIMITS)   # nothing listens there
     live.launch(), down.launch()
     live.wait_ready(), down.wait_ready()
     try:

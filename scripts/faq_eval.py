@@ -28,6 +28,9 @@ sys.path.insert(0, str(ROOT))
 from tests.replies import response_names, turn_kind  # noqa: E402
 from tests.servers import ActionServer, RasaServer  # noqa: E402
 
+# Many messages from one address in a short time: the rate limits are off here.
+NO_LIMITS = {"rate_limits": {"per_sender": "off", "per_address": "off"}}
+
 DECISION_AID = "DECISION_AID"
 AID_PAYLOADS = {"comparison_table", "menu", "summary", "question"}
 
@@ -52,7 +55,7 @@ def main() -> int:
     items = yaml.safe_load(args.labels.read_text(encoding="utf-8"))
 
     actions = ActionServer().start()
-    server = RasaServer(action_port=actions.port).start()
+    server = RasaServer(action_port=actions.port, channel=NO_LIMITS).start()
     try:
         with ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda item: _ask(server, str(item["text"])), items))

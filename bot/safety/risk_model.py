@@ -19,6 +19,7 @@ predictions at training time (never from test sets):
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -112,7 +113,19 @@ class SafetyModel:
         return {label: float(probs[i]) for label, i in self._index.items()}
 
     def score(self, text: str) -> SafetyScores:
-        p = self.probabilities(text)
+        """Risk of the riskiest part: the whole text, and each sentence of three words or more.
+
+        In a long message the risk is often one sentence among ordinary ones
+        ("...Most days I wish I'd never made it home. Does the VA cover it?"),
+        and TF-IDF over the whole text dilutes it. The personal-question
+        probability is read on the whole text.
+        """
+        whole = self.probabilities(text)
+        p = max((self.probabilities(part) for part in sentences(text)), key=_risk, default=whole)
+        # One sentence counts only when it alone is clearly a crisis: a merely
+        # uneasy sentence in a long message should not turn it into a check-in.
+        if _risk(p) < self.thresholds["crisis"] or _risk(whole) >= _risk(p):
+            p = whole
         risk = p.get(CRISIS, 0.0) + p.get(EMERGENCY, 0.0)
         if risk >= self.thresholds["crisis"]:
             level = "crisis"
@@ -120,9 +133,25 @@ class SafetyModel:
             level = "check"
         else:
             level = "none"
-        advice = p.get(ADVICE, 0.0)
+        advice = whole.get(ADVICE, 0.0)
         return SafetyScores(risk, p.get(EMERGENCY, 0.0), advice, level,
                             advice >= self.thresholds["advice"])
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;…\n])\s+|\n+")
+MIN_SENTENCE_WORDS = 3
+
+
+def sentences(text: str) -> List[str]:
+    """The sentences of a message with several of them (a one-sentence message: none)."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    if len(parts) < 2:
+        return []
+    return [p for p in parts if len(p.split()) >= MIN_SENTENCE_WORDS]
+
+
+def _risk(p: Dict[str, float]) -> float:
+    return p.get(CRISIS, 0.0) + p.get(EMERGENCY, 0.0)
 
 
 def load_corpus(paths: Sequence[Any]) -> List[tuple]:

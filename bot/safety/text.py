@@ -96,6 +96,7 @@ class _Maps:
         )
         self.spelled: Set[str] = {str(w).lower() for w in norm.get("spelled_words") or []}
         self.laugh: Set[str] = set(norm.get("laugh_emoji") or [])
+        self.emoji_words: Dict[str, str] = {str(k): str(v) for k, v in (norm.get("emoji_words") or {}).items()}
         fuzzy = norm.get("fuzzy") or {}
         exceptions = {str(w).lower() for w in fuzzy.get("exceptions") or []}
         self.fuzzy: Dict[str, str] = {}
@@ -203,6 +204,7 @@ def _chars(text: str) -> Tuple[str, List[int], List[int]]:
         n = len(out)
         return out, list(range(n)), list(range(1, n + 1))
     laugh = maps().laugh
+    emoji = maps().emoji_words
     # Laughing emoji count as "lol" only at the end of the message ("I'm dead 💀");
     # inside a sentence they are just a separator ("I want 💀 to die").
     last_word = max((i for i, ch in enumerate(text) if ch.isalnum()), default=-1)
@@ -212,6 +214,8 @@ def _chars(text: str) -> Tuple[str, List[int], List[int]]:
     for i, ch in enumerate(text):
         if i < skip:
             mapped = " "
+        elif ch in emoji:   # a grave or pills emoji reads as the word
+            mapped = f" {emoji[ch]} "
         else:
             mapped = _char_map(ch, laugh if i > last_word else _NO_LAUGH)
         if mapped:
