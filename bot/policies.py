@@ -30,6 +30,7 @@ from bot.safety.assess import CHECK, CRISIS, EMERGENCY, NONE, Assessment, assess
 from bot.safety.dialogue import CHECK_IN_RESPONSE, CRISIS_RESPONSE, plan, session_safety
 
 CRISIS_INTENT = "crisis"
+LANGUAGE_SLOT = "language"
 _RANK = {NONE: 0, CHECK: 1, CRISIS: 2}
 
 
@@ -100,21 +101,28 @@ class CrisisPolicy(Policy):
         if result is None:
             return self._prediction(self._default_predictions(domain))
         done, previous, session = _turn_actions(tracker)
+        # The conversation's language follows its latest real sentence (not a
+        # button's "/affirm"); these events apply whichever policy wins.
+        text = tracker.latest_message.text or ""
+        language = [SlotSet(LANGUAGE_SLOT, result.language)] if (
+            not done and tracker.get_slot(LANGUAGE_SLOT) != result.language
+            and not text.startswith("/") and (result.language == "es" or len(text.split()) >= 2)
+        ) else []
         # The session flag counts safety replies before this turn only.
         before = session[len(done):]
         intent = (tracker.latest_message.intent or {}).get("name")
         actions = plan(result.level, intent, session_safety(previous, before))
         if not actions:
-            return self._prediction(self._default_predictions(domain))
+            return self._prediction(self._default_predictions(domain), events=language)
 
-        events: List[Any] = []
+        events: List[Any] = list(language)
         todo = [a for a in actions if a not in done]
         if todo:
             action = todo[0]
             if action in (CRISIS_RESPONSE, CHECK_IN_RESPONSE):
                 # The slots pick the language and emergency variants of the reply.
                 kind = EMERGENCY if result.kind == EMERGENCY else None
-                events = [SlotSet("crisis_language", result.language), SlotSet("crisis_kind", kind)]
+                events += [SlotSet("crisis_language", result.language), SlotSet("crisis_kind", kind)]
         elif tracker.active_loop_name and ACTION_DEACTIVATE_LOOP_NAME not in done:
             action = ACTION_DEACTIVATE_LOOP_NAME
         else:

@@ -240,3 +240,23 @@ def test_no_risk_word_is_answered_by_the_generic_fallback(bot):
             got_fallback.append(word)
     print(f"\nrisk-vocabulary words answered by the generic fallback: {len(got_fallback)}/{len(words)}")
     assert got_fallback == []
+
+
+# ---- the conversation's language ----------------------------------------------
+
+def test_spanish_greeting_and_not_sure_replies_are_in_spanish(bot):
+    sender = "t-" + __import__("uuid").uuid4().hex
+    assert _texts(bot.say("hola", sender))[0].startswith("¡Hola!")
+    reply = " ".join(_texts(bot.say("que onda con los gatos voladores de marte", sender)))
+    assert "Todavía no puedo responder bien en español" in reply and "988 y marca 2" in reply
+    # A button press ("/affirm") does not switch the language back.
+    bot.say("/affirm", sender)
+    reply = " ".join(_texts(bot.say("gatos voladores de marte y la luna", sender)))
+    assert "español" in reply
+
+
+def test_english_conversation_stays_english(bot):
+    sender = "t-" + __import__("uuid").uuid4().hex
+    assert _texts(bot.say("hi there", sender))[0].startswith("Hello!")
+    reply = " ".join(_texts(bot.say("purple elephant monday", sender)))
+    assert reply.startswith(("I'm sorry", "Sorry")) and "español" not in reply
