@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 CRISIS, EMERGENCY, ADVICE, NONE = "crisis", "emergency", "advice", "none"
 LABELS = (CRISIS, EMERGENCY, ADVICE, NONE)
