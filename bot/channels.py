@@ -128,6 +128,10 @@ class ChannelConfig:
     # e.g. ["127.0.0.1"] for Caddy or nginx on the same machine). Anyone else
     # could write any address into that header, so it is ignored by default.
     trusted_proxies: Tuple[Any, ...] = field(default_factory=tuple)
+    # Requests made on this machine itself, straight to the bot (loopback, no
+    # X-Forwarded-For): the operator, a health check, a local test run. Visitors
+    # come through the reverse proxy, which adds the header, so they stay limited.
+    exempt_local: bool = True
 
     @classmethod
     def from_mapping(cls, values: Optional[Mapping[Text, Any]]) -> "ChannelConfig":
@@ -144,6 +148,8 @@ class ChannelConfig:
                 ipaddress.ip_network(str(p), strict=False) for p in values.pop("trusted_proxies", None) or ()
             ),
         )
+        if "exempt_local" in values:
+            config = replace(config, exempt_local=bool(values.pop("exempt_local")))
         if "metadata_keys" in values:
             config = replace(config, metadata_keys=tuple(str(k) for k in values.pop("metadata_keys") or ()))
         for name in ("max_body_bytes", "max_json_depth", "max_json_parts", "max_metadata_bytes"):
@@ -343,6 +349,15 @@ class SafeRestInput(RestInput):
             raise BadRequest(429, "Too many messages. Please wait a moment and try again.",
                              {"Retry-After": retry_after(wait)})
 
+    def _is_local(self, request: Request) -> bool:
+        """A request from this machine, straight to the bot (not through a proxy)."""
+        if not self.config.exempt_local or request.headers.get("x-forwarded-for"):
+            return False
+        try:
+            return ipaddress.ip_address(request.ip).is_loopback
+        except ValueError:
+            return False
+
     def _check_address(self, request: Request) -> None:
         address = client_address(request.ip, request.headers.get("x-forwarded-for"),
                                  self.config.trusted_proxies)
@@ -362,11 +377,14 @@ class SafeRestInput(RestInput):
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             try:
-                self._check_address(request)
+                local = self._is_local(request)
+                if not local:
+                    self._check_address(request)
                 check_content_type(request.headers.get("content-type"))
                 body = await read_body(request, self.config.max_body_bytes)
                 sender, text, metadata = parse_request(body, self.config)
-                self._limit(self._by_sender, sender)
+                if not local:
+                    self._limit(self._by_sender, sender)
             except BadRequest as error:
                 return error_response(error)
             agent = request.app.ctx.agent
@@ -384,7 +402,8 @@ class SafeRestInput(RestInput):
         @webhook.route("/conversations/<sender_id:str>", methods=["DELETE"], unquote=True)
         async def delete(request: Request, sender_id: Text) -> HTTPResponse:
             try:
-                self._check_address(request)
+                if not self._is_local(request):
+                    self._check_address(request)
                 sender = parse_sender(sender_id)
                 await self.delete_conversation(request.app.ctx.agent, sender)
             except BadRequest as error:

@@ -211,6 +211,14 @@ def test_a_flood_from_one_address_gets_429_while_another_address_is_answered(lim
     assert status == 200 and texts(body)
 
 
+@pytest.mark.server
+def test_direct_requests_from_this_machine_are_not_limited(limited):
+    """No X-Forwarded-For from loopback: the operator or a local test, not a visitor."""
+    sender = new_sender()
+    codes = [send(limited, sender)[0] for _ in range(channels.PER_SENDER.burst + 20)]
+    assert set(codes) == {200}, codes
+
+
 # ---- units: the scanners and the limiter ---------------------------------------------
 @pytest.mark.parametrize("body", [
     b'{"sender": "a", "message": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}',
