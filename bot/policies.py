@@ -22,7 +22,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_DEACTIVATE_LOOP_NAME, ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -31,6 +31,11 @@ from bot.safety.dialogue import CHECK_IN_RESPONSE, CRISIS_RESPONSE, plan, sessio
 
 CRISIS_INTENT = "crisis"
 LANGUAGE_SLOT = "language"
+# Set with every crisis reply and check-in. It is read only in a session that
+# is the rollover of a long one (bot/tracker_store.py): the events before the
+# rollover are no longer in the tracker, but the session is the same.
+RISK_FLAG_SLOT = "risk_flag"
+ROLLOVER = "rollover"
 _RANK = {NONE: 0, CHECK: 1, CRISIS: 2}
 
 
@@ -48,6 +53,16 @@ def assess_latest(tracker: DialogueStateTracker) -> Optional[Assessment]:
     if _RANK.get(nlu.get("level"), 0) > _RANK[own.level]:
         return Assessment(nlu["level"], nlu.get("kind"), nlu.get("language") or own.language, "nlu")
     return own
+
+
+def _flag_carried_over(tracker: DialogueStateTracker) -> bool:
+    """The risk flag, when the current session continues a rolled-over one."""
+    if not tracker.get_slot(RISK_FLAG_SLOT):
+        return False
+    for event in reversed(tracker.events):
+        if isinstance(event, SessionStarted):
+            return bool((event.metadata or {}).get(ROLLOVER))
+    return False
 
 
 def _turn_actions(tracker: DialogueStateTracker) -> Tuple[List[Text], List[Text], List[Text]]:
@@ -111,7 +126,8 @@ class CrisisPolicy(Policy):
         # The session flag counts safety replies before this turn only.
         before = session[len(done):]
         intent = (tracker.latest_message.intent or {}).get("name")
-        actions = plan(result.level, intent, session_safety(previous, before))
+        actions = plan(result.level, intent,
+                       session_safety(previous, before, _flag_carried_over(tracker)))
         if not actions:
             return self._prediction(self._default_predictions(domain), events=language)
 
@@ -122,7 +138,8 @@ class CrisisPolicy(Policy):
             if action in (CRISIS_RESPONSE, CHECK_IN_RESPONSE):
                 # The slots pick the language and emergency variants of the reply.
                 kind = EMERGENCY if result.kind == EMERGENCY else None
-                events += [SlotSet("crisis_language", result.language), SlotSet("crisis_kind", kind)]
+                events += [SlotSet("crisis_language", result.language), SlotSet("crisis_kind", kind),
+                           SlotSet(RISK_FLAG_SLOT, True)]
         elif tracker.active_loop_name and ACTION_DEACTIVATE_LOOP_NAME not in done:
             action = ACTION_DEACTIVATE_LOOP_NAME
         else:

@@ -260,3 +260,30 @@ def test_english_conversation_stays_english(bot):
     assert _texts(bot.say("hi there", sender))[0].startswith("Hello!")
     reply = " ".join(_texts(bot.say("purple elephant monday", sender)))
     assert reply.startswith(("I'm sorry", "Sorry")) and "español" not in reply
+
+
+def test_risk_stays_after_a_long_session_rolls_over(tmp_path, model_path):
+    """The session's safety history survives the tracker store's rollover of a long session."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SessionStarted
+
+    from bot.tracker_store import CachedSQLTrackerStore
+
+    domain = Domain.load("domain.yml")
+    store = CachedSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db"),
+                                  max_session_events=12)
+    agent = Agent.load(str(model_path), tracker_store=store)
+
+    def say(text):
+        return _texts(asyncio.run(agent.handle_text(text, sender_id="rollover")) or [])
+
+    assert turn_kind(say("I want to end my life")) == "crisis"
+    for _ in range(6):
+        say("how much does an infusion cost")
+    full = asyncio.run(store.retrieve_full_tracker("rollover"))
+    assert any(isinstance(e, SessionStarted) and (e.metadata or {}).get("rollover") for e in full.events)
+    # Ambiguous, in the same (rolled-over) session: the crisis reply, not a question.
+    assert turn_kind(say("blorp funeral zzz")) == "crisis"

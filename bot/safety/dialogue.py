@@ -43,9 +43,11 @@ class SessionSafety:
     after_crisis: bool     # the bot's previous turn was the crisis reply
 
 
-def session_safety(previous_turn_actions: Sequence[str], session_actions: Sequence[str]) -> SessionSafety:
+def session_safety(previous_turn_actions: Sequence[str], session_actions: Sequence[str],
+                   flagged_before: bool = False) -> SessionSafety:
+    """``flagged_before``: the session had a safety reply before its events were rolled over."""
     return SessionSafety(
-        flagged=any(a in SESSION_MARKERS for a in session_actions),
+        flagged=flagged_before or any(a in SESSION_MARKERS for a in session_actions),
         after_check_in=CHECK_IN_RESPONSE in previous_turn_actions,
         after_crisis=CRISIS_RESPONSE in previous_turn_actions,
     )
