@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import yaml
 
@@ -34,6 +34,18 @@ class Answer:
     reviewed: str
     language: str = "en"
     buttons: Tuple[Tuple[str, str], ...] = field(default=())
+
+
+def strings_in(node: Any) -> Iterator[str]:
+    """Every string in a loaded YAML tree (values of mappings, items of lists)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from strings_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings_in(value)
 
 
 def read_yaml(path: Path) -> Dict[str, Any]:

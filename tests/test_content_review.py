@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 import yaml
@@ -89,17 +89,6 @@ def words(text: str) -> int:
     return len(re.findall(r"[A-Za-z0-9'-]+", text))
 
 
-def _strings(node) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
-
-
 def cells() -> Iterator[Tuple[str, str]]:
     for option in AID.option_ids:
         for dimension in AID.dimension_ids:
@@ -107,7 +96,7 @@ def cells() -> Iterator[Tuple[str, str]]:
 
 
 def tool_strings() -> Iterator[Tuple[str, str]]:
-    for i, text in enumerate(_strings(TOOLS)):
+    for i, text in enumerate(content.strings_in(TOOLS)):
         if len(text.split()) > 3:  # labels, ids and aliases carry no claims
             yield f"tools.yml#{i}", " ".join(text.split())
 

@@ -18,21 +18,10 @@ SEEDS = {"000_ba61a56dcce6168e.txt", "001_afcab3168b02a218.txt",
 ANSWERS = content.answers()
 
 
-def _strings(node) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
-
-
 def _content_file_strings() -> Iterator[Tuple[str, str]]:
     """Every string in the content files the actions and the console send from."""
     for path in sorted((ROOT / "bot" / "content").glob("*.yml")):
-        for text in _strings(yaml.safe_load(path.read_text(encoding="utf-8"))):
+        for text in content.strings_in(yaml.safe_load(path.read_text(encoding="utf-8"))):
             yield path.name, text
 
 
