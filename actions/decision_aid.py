@@ -41,6 +41,8 @@ from bot.decision_aid import Reply
 
 CLINIC_SLOTS = ("clinic_name", "clinic_phone", "clinic_hours", "clinic_address",
                 "clinic_booking_url", "clinic_treatments")
+SPANISH_FIELDS = ("clinic_hours", "clinic_treatments")
+LANGUAGE_SLOT = "language"
 CONTEXT_SLOT = "da_context"
 COMPARE, TROUBLESHOOT = "compare", "troubleshoot"
 VALUES_FORM, CHECKLIST_FORM = "values_form", "checklist_form"
@@ -48,7 +50,10 @@ FAQ_INTENT = "faq"
 # Intents whose message is a question to answer, not an answer to the form.
 QUESTION_INTENTS = {"faq", "advice", "crisis"}
 QUESTION_WORDS = ("what", "how", "why", "when", "where", "who", "which", "is", "are", "do",
-                  "does", "can", "could", "will", "would", "should", "tell")
+                  "does", "can", "could", "will", "would", "should", "tell",
+                  "qué", "que", "cómo", "como", "por", "cuándo", "cuando", "dónde", "donde", "quién",
+                  "cuál", "cual", "cuánto", "cuanto", "cuánta", "cuanta", "es", "son", "puedo", "puede",
+                  "hay", "dime", "¿qué", "¿cómo", "¿cuál", "¿cuánto", "¿es", "¿puedo", "¿hay")
 # Channels that only show text: `rasa shell` would print the JSON payload
 # after the plain text, and a phone line reads text aloud.
 TEXT_ONLY_CHANNELS = {"cmdline", "twilio", "twilio_voice", "audiocodes", "vonage"}
@@ -61,12 +66,19 @@ FALLBACK_RESPONSE = "utter_fallback"
 # ----------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------
-def aid() -> da.DecisionAid:
-    return da.load()
+def aid(tracker: Tracker) -> da.DecisionAid:
+    """The decision aid in the conversation's language (the ``language`` slot)."""
+    return da.load(language=tracker.get_slot(LANGUAGE_SLOT) or "en")
 
 
 def clinic(tracker: Tracker) -> Dict[str, Any]:
-    return {name: tracker.get_slot(name) for name in CLINIC_SLOTS if tracker.get_slot(name)}
+    values = {name: tracker.get_slot(name) for name in CLINIC_SLOTS if tracker.get_slot(name)}
+    if tracker.get_slot(LANGUAGE_SLOT) == "es":
+        # The Spanish texts name {clinic_treatments_es} / {clinic_hours_es}; fill
+        # them from the profile's Spanish fields.
+        values.update({f"{name}_es": tracker.get_slot(f"{name}_es") for name in SPANISH_FIELDS
+                       if tracker.get_slot(f"{name}_es")})
+    return values
 
 
 def wants_text_only(tracker: Tracker) -> bool:
@@ -123,9 +135,14 @@ def leave_open_form(tracker: Tracker) -> List[EventType]:
 
 
 FOLLOW_UP_STARTS = ("and", "what about", "how about", "and what about", "what of", "same for",
-                    "also", "now", "ok and", "okay and")
+                    "also", "now", "ok and", "okay and",
+                    "y", "y qué tal", "y que tal", "qué tal", "que tal", "y con", "y para", "y en",
+                    "lo mismo para", "también", "tambien", "ahora", "ok y", "y el", "y la")
 FILLER = {"the", "a", "an", "one", "ones", "option", "options", "ketamine", "please", "then",
-          "too", "also", "and", "what", "about", "how", "now", "ok", "okay", "for", "same", "of"}
+          "too", "also", "and", "what", "about", "how", "now", "ok", "okay", "for", "same", "of",
+          "y", "el", "la", "los", "las", "lo", "de", "del", "con", "para", "en", "qué", "que",
+          "tal", "opción", "opcion", "opciones", "ketamina", "por", "favor", "también", "tambien",
+          "ahora", "mismo", "igual", "entonces"}
 
 
 def is_elliptical(text: Text) -> bool:
@@ -137,7 +154,8 @@ def is_elliptical(text: Text) -> bool:
     joined = " ".join(words)
     if any(joined == start or joined.startswith(start + " ") for start in FOLLOW_UP_STARTS):
         return True
-    rest = aid().without_options(text)
+    # The Spanish aid matches the English option names as well.
+    rest = da.load(language="es").without_options(text)
     leftover = [w.strip("?!.,;:") for w in rest.split()]
     return all(not w or w in FILLER for w in leftover)
 
@@ -153,7 +171,7 @@ def looks_like_question(text: Text) -> bool:
 def compare(dispatcher: CollectingDispatcher, tracker: Tracker,
             options: List[Text], dimensions: List[Text], intent: Optional[Text]) -> List[EventType]:
     """Shows the view the person asked for and remembers it for follow-ups."""
-    content = aid()
+    content = aid(tracker)
     in_context = tracker.get_slot(CONTEXT_SLOT) == COMPARE
     focus = content.valid(tracker.get_slot("da_options") or [], content.option_ids) if in_context else []
     view = tracker.get_slot("da_view") if in_context else None
@@ -216,7 +234,7 @@ class ActionDaCompare(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        content = aid()
+        content = aid(tracker)
         text = user_text(tracker)
         options = content.valid(entity_values(tracker, "option"), content.option_ids) \
             or content.find_options(text)
@@ -227,7 +245,7 @@ class ActionDaCompare(Action):
 
 def troubleshoot(dispatcher: CollectingDispatcher, tracker: Tracker,
                  situation: Optional[Text]) -> List[EventType]:
-    say(dispatcher, aid().troubleshooting(situation), tracker)
+    say(dispatcher, aid(tracker).troubleshooting(situation), tracker)
     return leave_open_form(tracker) + [SlotSet(CONTEXT_SLOT, TROUBLESHOOT)]
 
 
@@ -246,7 +264,7 @@ class ActionDaFollowup(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        content = aid()
+        content = aid(tracker)
         context = tracker.get_slot(CONTEXT_SLOT)
         text = user_text(tracker)
         key = faq_key(tracker)
@@ -285,7 +303,7 @@ class ActionDaStop(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        say(dispatcher, aid().stop(), tracker)
+        say(dispatcher, aid(tracker).stop(), tracker)
         return leave_open_form(tracker) + [
             SlotSet(CONTEXT_SLOT, None),
             SlotSet("da_view", None),
@@ -306,7 +324,7 @@ class ActionAskDaValues(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        say(dispatcher, aid().values_question(), tracker)
+        say(dispatcher, aid(tracker).values_question(), tracker)
         return _context_reset(tracker)
 
 
@@ -340,7 +358,7 @@ class ValidateValuesForm(FormValidationAction):
                                 domain: DomainDict) -> Dict[Text, Any]:
         if not fresh_user_turn(tracker, VALUES_FORM):
             return {}
-        content = aid()
+        content = aid(tracker)
         intent = intent_of(tracker)
         chosen = entity_values(tracker, "value")
         if da.ALL in chosen or intent == da.INTENT_NOT_SURE:
@@ -353,8 +371,8 @@ class ValidateValuesForm(FormValidationAction):
 
     def validate_da_values(self, slot_value: Any, dispatcher: CollectingDispatcher,
                            tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        values = aid().valid(slot_value if isinstance(slot_value, list) else [slot_value],
-                             aid().value_ids)
+        values = aid(tracker).valid(slot_value if isinstance(slot_value, list) else [slot_value],
+                             aid(tracker).value_ids)
         return {"da_values": values or None}
 
 
@@ -366,7 +384,7 @@ class ActionValuesSummary(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        content = aid()
+        content = aid(tracker)
         form_just_finished = tracker.latest_action_name == VALUES_FORM
         if form_just_finished:
             values = list(tracker.get_slot("da_values") or [])
@@ -399,7 +417,7 @@ class _AskChecklist:
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        say(dispatcher, aid().checklist_question(self.slot), tracker)
+        say(dispatcher, aid(tracker).checklist_question(self.slot), tracker)
         return _context_reset(tracker)
 
 
@@ -431,7 +449,7 @@ class ActionChecklistSummary(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        content = aid()
+        content = aid(tracker)
         answers = {slot: tracker.get_slot(slot) for slot in content.checklist_slots}
         say(dispatcher, content.checklist_summary(answers), tracker)
         # The answers are personal: keep them only as long as needed.
@@ -447,7 +465,7 @@ class ActionTroubleshoot(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        content = aid()
+        content = aid(tracker)
         chosen = entity_values(tracker, "situation")
         situation = da.ALL if da.ALL in chosen else next(
             iter(content.valid(chosen, content.situation_ids)), None)
@@ -462,7 +480,7 @@ class ActionQuestionsToAsk(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        say(dispatcher, aid().questions(), tracker)
+        say(dispatcher, aid(tracker).questions(), tracker)
         return leave_open_form(tracker) + _context_reset(tracker)
 
 
@@ -473,5 +491,5 @@ class ActionTherapistReferral(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         part = "role" if intent_of(tracker) == da.INTENT_THERAPIST_ROLE else "criteria"
-        say(dispatcher, aid().therapist(part), tracker)
+        say(dispatcher, aid(tracker).therapist(part), tracker)
         return leave_open_form(tracker) + _context_reset(tracker)

@@ -51,6 +51,7 @@ from sanic.response import HTTPResponse
 
 from bot import rasa_privacy, rasa_speedups
 from bot.content import fill, system_message
+from bot.language import conversation_language, message_language
 from bot.unavailable import ServiceUnavailable
 from bot.ratelimit import Rate, RateLimiter, retry_after
 from bot.safety.crisis import detect
@@ -394,7 +395,7 @@ class SafeRestInput(RestInput):
                 structlogger.warning("safe_rest.message.unavailable", sender=sender, error=str(error))
                 return response.json(
                     {"error": "The assistant is briefly unavailable. Please try again in a moment.",
-                     "text": system_message("technical_issue")},
+                     "text": _technical_issue(text)},
                     status=503, headers={"Retry-After": "2"})
             return response.json(messages)
 
@@ -455,16 +456,17 @@ class SafeRestInput(RestInput):
             raise
         except Exception:  # the visitor must still get an answer
             structlogger.exception("safe_rest.message.failure", sender=sender)
-            collector.messages = [{"recipient_id": sender, "text": system_message("technical_issue")}]
+            collector.messages = [{"recipient_id": sender, "text": _technical_issue(text)}]
 
         messages = collector.messages
         if not messages and not text.startswith(SILENT_COMMANDS):
             # Rasa chose to say nothing, e.g. because a custom action could not
             # reach the action server: never leave the visitor without a reply.
-            messages = [{"recipient_id": sender, "text": system_message("technical_issue")}]
+            messages = [{"recipient_id": sender, "text": _technical_issue(text)}]
         first_turn = handled and await _opened_session(agent, sender, message.message_id)
         if first_turn and messages and not _starts_with_own_intro(domain, messages):
-            messages = [{"recipient_id": sender, "text": _render(domain, "utter_intro")}] + messages
+            language = conversation_language(text, None, (metadata or {}).get("language"))
+            messages = [{"recipient_id": sender, "text": _render(domain, "utter_intro", language)}] + messages
         return messages
 
 
@@ -538,9 +540,18 @@ def _clinic_values(domain: Any) -> Dict[Text, Any]:
     return {slot.name: slot.initial_value for slot in domain.slots}
 
 
-def _render(domain: Any, name: Text) -> Text:
-    variants = [v for v in domain.responses.get(name, []) if not v.get("condition")]
-    return fill(variants[0]["text"], _clinic_values(domain)) if variants else ""
+def _technical_issue(text: Text) -> Text:
+    """The "something went wrong" reply, in the language of the message."""
+    return system_message("technical_issue", message_language(text) or "en")
+
+
+def _render(domain: Any, name: Text, language: Text = "en") -> Text:
+    """A response's text in one language: its variant with that metadata.language,
+    else its default (unconditioned) variant."""
+    variants = domain.responses.get(name, [])
+    chosen = [v for v in variants if (v.get("metadata") or {}).get("language", "en") == language] \
+        or [v for v in variants if not v.get("condition")]
+    return fill(chosen[0]["text"], _clinic_values(domain)) if chosen else ""
 
 
 def _starts_with_own_intro(domain: Any, messages: List[Dict[Text, Any]]) -> bool:

@@ -108,10 +108,11 @@ def answers(root: Path = ROOT) -> List[Answer]:
 
 
 @lru_cache(maxsize=16)
-def system_message(name: str, root: Path = ROOT) -> str:
+def system_message(name: str, language: str = "en", root: Path = ROOT) -> str:
     """A reply the REST channel sends itself (bot/content/system_messages.yml)."""
-    messages = read_yaml(root / "bot" / "content" / "system_messages.yml")
-    return fill(messages[name]["text"], clinic_profile(root))
+    message = read_yaml(root / "bot" / "content" / "system_messages.yml")[name]
+    text = (message.get("translations") or {}).get(language) or message["text"]
+    return fill(text, clinic_profile(root))
 
 
 def answer(name: str, language: str = "en", root: Path = ROOT) -> Optional[Answer]:

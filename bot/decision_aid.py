@@ -175,7 +175,9 @@ class Reply:
 class DecisionAid:
     """The comparison table and tools, loaded from the reviewed YAML files."""
 
-    def __init__(self, comparison: Mapping[str, Any], tools: Mapping[str, Any]) -> None:
+    def __init__(self, comparison: Mapping[str, Any], tools: Mapping[str, Any],
+                 language: str = "en") -> None:
+        self.language = language
         self.comparison = comparison
         self.tools = tools
         self.reviewed = str(comparison["reviewed"])
@@ -306,16 +308,32 @@ class DecisionAid:
 
     def _sources_line(self, files: Iterable[str]) -> str:
         names = [self.seeds[f]["short"] for f in sorted(set(files))]
-        return self._t("sources_line", sources=_join(names))
+        return self._t("sources_line", sources=self._join(names))
 
     def _reviewed_line(self, reviewed: Optional[str] = None) -> str:
-        return self._t("reviewed_line", date=human_date(reviewed or self.reviewed))
+        return self._t("reviewed_line", date=self.human_date(reviewed or self.reviewed))
+
+    def _join(self, names: Sequence[str]) -> str:
+        """ ["a", "b", "c"] -> "a, b and c" (in the content's language)."""
+        names = list(dict.fromkeys(names))
+        if len(names) <= 1:
+            return "".join(names)
+        return ", ".join(names[:-1]) + f" {self.texts['and']} " + names[-1]
+
+    def human_date(self, iso: str) -> str:
+        """ "2026-11-27" -> "November 27, 2026" (reads well aloud)."""
+        try:
+            day = _dt.date.fromisoformat(iso)
+        except ValueError:
+            return iso
+        month = self.texts["months"].split()[day.month - 1]
+        return self.texts["date"].format(month=month, day=day.day, year=day.year)
 
     def _join_options(self, option_ids: Sequence[str]) -> str:
-        return _join([self.option(o)["short"] for o in option_ids])
+        return self._join([self.option(o)["short"] for o in option_ids])
 
     def _pair_title(self, option_ids: Sequence[str]) -> str:
-        return _cap(" vs ".join(self.option(o)["short"] for o in option_ids))
+        return _cap(f" {self.texts['versus']} ".join(self.option(o)["short"] for o in option_ids))
 
     def _topic_buttons(self, current: Optional[str]) -> List[Dict[str, str]]:
         buttons = [
@@ -439,7 +457,7 @@ class DecisionAid:
             "type": "comparison_table",
             "title": title,
             "intro": intro,
-            "columns": ["Topic"] + [self.option(o)["label"] for o in option_ids],
+            "columns": [self.texts["topic_column"]] + [self.option(o)["label"] for o in option_ids],
             "column_ids": ["topic"] + list(option_ids),
             "rows": rows,
             "row_ids": list(dimension_ids),
@@ -506,7 +524,7 @@ class DecisionAid:
             "type": "comparison_table",
             "title": values["title"],
             "intro": intro,
-            "columns": ["What matters"] + [self.option(o)["label"] for o in self.option_ids],
+            "columns": [self.texts["values_column"]] + [self.option(o)["label"] for o in self.option_ids],
             "column_ids": ["value"] + list(self.option_ids),
             "rows": rows,
             "row_ids": list(chosen),
@@ -534,7 +552,7 @@ class DecisionAid:
         # Both replies carry buttons: Rasa's REST channel sends a text without
         # buttons as one message per paragraph, a text with buttons as one message.
         more = [
-            _button(f"Add: {self._values[v]['label']}", command(INTENT_CHOOSE_VALUE, value=v))
+            _button(self._t("add_value", value=self._values[v]["label"]), command(INTENT_CHOOSE_VALUE, value=v))
             for v in self.value_ids if v not in chosen
         ]
         if more:
@@ -624,7 +642,7 @@ class DecisionAid:
         buttons = [_button(s["button"], command(INTENT_TROUBLESHOOT, situation=s["id"]))
                    for s in self.situations if s["id"] != situation]
         if situation != ALL:
-            buttons.append(_button("Show all", command(INTENT_TROUBLESHOOT, situation=ALL)))
+            buttons.append(_button(self.texts["show_all"], command(INTENT_TROUBLESHOOT, situation=ALL)))
         if situation is not None:
             buttons.append(self.balance_button())
         buttons.append(_button(self.button_titles["done"], command(INTENT_STOP)))
@@ -747,24 +765,34 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _join(names: Sequence[str]) -> str:
-    """ ["a", "b", "c"] -> "a, b and c"."""
-    names = list(dict.fromkeys(names))
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+LANGUAGES = ("en", "es")
 
 
-def human_date(iso: str) -> str:
-    """ "2026-11-27" -> "November 27, 2026" (reads well aloud)."""
-    try:
-        day = _dt.date.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return f"{day:%B} {day.day}, {day.year}"
+@lru_cache(maxsize=4)
+def load(content_dir: Path = CONTENT_DIR, language: str = "en") -> DecisionAid:
+    """The decision aid in one language, read once per process.
+
+    The Spanish files (content_dir/es/) mirror the English ones cell by cell
+    (tests/test_content_review.py checks it). A Spanish message may still name
+    an option or topic in English ("el copay de Spravato"), so the English
+    aliases are matched too.
+    """
+    comparison = read_yaml(content_dir / "comparison.yml")
+    tools = read_yaml(content_dir / "tools.yml")
+    if language not in LANGUAGES or language == "en":
+        return DecisionAid(comparison, tools)
+    translated = read_yaml(content_dir / language / "comparison.yml")
+    translated_tools = read_yaml(content_dir / language / "tools.yml")
+    _add_aliases(translated, comparison, ("options", "dimensions"))
+    _add_aliases(translated_tools.get("values") or {}, tools.get("values") or {}, ("items",))
+    _add_aliases(translated_tools.get("troubleshooting") or {}, tools.get("troubleshooting") or {},
+                 ("situations",))
+    return DecisionAid(translated, translated_tools, language)
 
 
-@lru_cache(maxsize=2)
-def load(content_dir: Path = CONTENT_DIR) -> DecisionAid:
-    """The decision aid, read once per process."""
-    return DecisionAid(read_yaml(content_dir / "comparison.yml"), read_yaml(content_dir / "tools.yml"))
+def _add_aliases(translated: Dict[str, Any], english: Mapping[str, Any], lists: Sequence[str]) -> None:
+    for name in lists:
+        for mine, theirs in zip(translated.get(name) or [], english.get(name) or []):
+            for key in ("aliases", "contrast_aliases"):
+                if theirs.get(key):
+                    mine[key] = list(dict.fromkeys(list(mine.get(key) or []) + list(theirs[key])))

@@ -33,6 +33,7 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot import language
 from bot.safety.advice import detect_advice
 from bot.safety.assess import CHECK, CRISIS, assess
 from bot.safety.crisis import detect
@@ -173,6 +174,8 @@ class SafetyOverride(GraphComponent):
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "SafetyOverride":
+        # The language detector's models load here, not on a visitor's first message.
+        language.warm_up()
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

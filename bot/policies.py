@@ -26,6 +26,7 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, Use
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.language import conversation_language
 from bot.safety.assess import CHECK, CRISIS, EMERGENCY, NONE, Assessment, assess
 from bot.safety.dialogue import CHECK_IN_RESPONSE, CRISIS_RESPONSE, plan, session_safety
 
@@ -116,13 +117,15 @@ class CrisisPolicy(Policy):
         if result is None:
             return self._prediction(self._default_predictions(domain))
         done, previous, session = _turn_actions(tracker)
-        # The conversation's language follows its latest real sentence (not a
-        # button's "/affirm"); these events apply whichever policy wins.
+        # The conversation's language (bot/language.py): a clear message sets it,
+        # an unclear one ("ok", a button's "/affirm") keeps it. These events
+        # apply whichever policy wins, before the reply is chosen.
         text = tracker.latest_message.text or ""
-        language = [SlotSet(LANGUAGE_SLOT, result.language)] if (
-            not done and tracker.get_slot(LANGUAGE_SLOT) != result.language
-            and not text.startswith("/") and (result.language == "es" or len(text.split()) >= 2)
-        ) else []
+        previous_language = tracker.get_slot(LANGUAGE_SLOT)
+        asked = (tracker.latest_message.metadata or {}).get(LANGUAGE_SLOT)
+        reply_language = conversation_language(text, previous_language, asked)
+        language = [SlotSet(LANGUAGE_SLOT, reply_language)] if (
+            not done and previous_language != reply_language) else []
         # The session flag counts safety replies before this turn only.
         before = session[len(done):]
         intent = (tracker.latest_message.intent or {}).get("name")
@@ -138,7 +141,7 @@ class CrisisPolicy(Policy):
             if action in (CRISIS_RESPONSE, CHECK_IN_RESPONSE):
                 # The slots pick the language and emergency variants of the reply.
                 kind = EMERGENCY if result.kind == EMERGENCY else None
-                events += [SlotSet("crisis_language", result.language), SlotSet("crisis_kind", kind),
+                events += [SlotSet("crisis_language", reply_language), SlotSet("crisis_kind", kind),
                            SlotSet(RISK_FLAG_SLOT, True)]
         elif tracker.active_loop_name and ACTION_DEACTIVATE_LOOP_NAME not in done:
             action = ACTION_DEACTIVATE_LOOP_NAME

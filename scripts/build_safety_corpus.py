@@ -2,8 +2,10 @@
 
     .venv/bin/python scripts/build_safety_corpus.py WRITER_FILE OUT_FILE --source "who wrote it"
 
-A writer's file has lists ``crisis``, ``emergency`` and ``negative`` (or
-``not_advice``). The output uses the model's labels (crisis, emergency, none).
+A writer's file has lists ``crisis``, ``emergency``, ``advice`` and ``none``
+(``negative`` and ``not_advice`` are read as ``none``). The output uses the
+model's labels. ``--held-out DIR`` adds more held-out texts (blind sets kept
+outside the repository).
 Texts that are near-copies of any held-out text (tests/data/, tests/blind/:
 cosine similarity >= 0.8 over character 3-5 grams) are dropped, so no test
 text reaches training by accident, and so are texts with a dose in units.
@@ -20,7 +22,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = [ROOT / "tests" / "data", ROOT / "tests" / "blind"]
-LABELS = {"crisis": "crisis", "emergency": "emergency", "negative": "none", "not_advice": "none"}
+LABELS = {"crisis": "crisis", "emergency": "emergency", "advice": "advice", "none": "none",
+          "negative": "none", "not_advice": "none"}
 DOSE = re.compile(r"\d\s*(mg|ml|mcg|milligrams?)\b", re.I)
 
 
@@ -38,9 +41,9 @@ def _strings(node) -> Iterable[str]:
             yield from _strings(item)
 
 
-def held_out_texts() -> List[str]:
+def held_out_texts(extra: Iterable[Path] = ()) -> List[str]:
     texts: List[str] = []
-    for folder in HELD_OUT:
+    for folder in [*HELD_OUT, *extra]:
         for path in folder.rglob("*.yml"):
             texts.extend(t for t in _strings(yaml.safe_load(path.read_text(encoding="utf-8"))) if len(t) > 8)
     return texts
@@ -59,6 +62,7 @@ def main() -> int:
     parser.add_argument("writer_file", type=Path)
     parser.add_argument("out_file", type=Path)
     parser.add_argument("--source", required=True)
+    parser.add_argument("--held-out", type=Path, action="append", default=[])
     args = parser.parse_args()
 
     raw = yaml.safe_load(args.writer_file.read_text(encoding="utf-8")) or {}
@@ -70,9 +74,10 @@ def main() -> int:
             if text and text.lower() not in seen and not DOSE.search(text):
                 seen.add(text.lower())
                 pairs.append((text, label))
-    drop = near_copies([t for t, _ in pairs], held_out_texts())
+    drop = near_copies([t for t, _ in pairs], held_out_texts(args.held_out))
     kept = [p for i, p in enumerate(pairs) if i not in drop]
-    out = {label: [t for t, lab in kept if lab == label] for label in ("crisis", "emergency", "none")}
+    out = {label: [t for t, lab in kept if lab == label] for label in ("crisis", "emergency", "advice", "none")
+           if any(lab == label for _, lab in kept)}
     header = (f"# Safety-model training corpus (bot/safety/risk_model.py): {args.source}.\n"
               "# Written without sight of tests/ or the blind sets; near-copies of held-out\n"
               f"# texts removed by scripts/build_safety_corpus.py ({len(drop)} dropped).\n")

@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.replies import response_names, turn_kind  # noqa: E402
+from tests.replies import reply_languages, response_names, turn_kind  # noqa: E402
 from tests.servers import ActionServer, RasaServer  # noqa: E402
 
 # Many messages from one address in a short time: the rate limits are off here.
@@ -51,6 +51,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("labels", type=Path)
     parser.add_argument("--misses", action="store_true", help="print the failed texts")
+    parser.add_argument("--language", choices=("en", "es"),
+                        help="an answer counts as right only in this language")
     args = parser.parse_args()
     items = yaml.safe_load(args.labels.read_text(encoding="utf-8"))
 
@@ -68,8 +70,14 @@ def main() -> int:
         names = _names(replies)
         kind = turn_kind([r.get("text", "") for r in replies if r.get("text")])
         accept = set(item.get("accept") or [])
-        if accept & set(names):
+        texts = [r.get("text", "") for r in replies if r.get("text")]
+        in_language = not args.language or args.language in reply_languages(texts)
+        if (accept & set(names) or ("NONE" in accept and kind == "fallback")) and in_language:
             outcome["right"] += 1
+            continue
+        if accept & set(names):
+            outcome["right topic, wrong language"] += 1
+            misses.append(("wrong language", item["text"], ", ".join(names), ", ".join(sorted(accept))))
             continue
         if kind in ("crisis", "check_in"):
             label = "safety reply"
@@ -82,8 +90,11 @@ def main() -> int:
 
     n = len(items)
     print(f"\nBlind FAQ set: {args.labels} ({n} questions, first message)")
-    for label in ("right", "honest fallback", "wrong but confident", "safety reply"):
-        print(f"{label:<20} {outcome[label]:>4}/{n:<4} {100 * outcome[label] / n:5.1f}%")
+    labels = ("right", "honest fallback", "wrong but confident", "safety reply")
+    if args.language:
+        labels += ("right topic, wrong language",)
+    for label in labels:
+        print(f"{label:<28} {outcome[label]:>4}/{n:<4} {100 * outcome[label] / n:5.1f}%")
     if args.misses:
         print("\nmisses:")
         for miss in misses:

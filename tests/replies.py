@@ -58,6 +58,26 @@ def _openings() -> Dict[str, str]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _languages() -> Dict[str, str]:
+    """Opening of every response variant -> its language (metadata.language)."""
+    profile = clinic_profile()
+    found: Dict[str, str] = {}
+    for variants in raw_responses().values():
+        for variant in variants or []:
+            text = variant.get("text") or ""
+            if text:
+                language = (variant.get("metadata") or {}).get("language", "en")
+                found.setdefault(_opening(fill(text, profile)), language)
+    return found
+
+
+def reply_languages(texts: Sequence[str]) -> List[str]:
+    """The language of each reply text that comes from a response ("en" / "es")."""
+    languages = _languages()
+    return [languages[_opening(t)] for t in texts if _opening(t) in languages]
+
+
 def response_names(texts: Sequence[str]) -> List[str]:
     """The response each reply text came from (texts from actions are left out)."""
     openings = _openings()

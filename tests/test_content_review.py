@@ -50,7 +50,9 @@ SIGN_OFF = re.compile(r"^(needs sign-off|signed off (?P<date>\d{4}-\d{2}-\d{2}) 
 PENDING_ELSEWHERE: set = set()
 
 RAW = content.raw_responses()
-ANSWERS = [a for a in content.answers() if a.name not in PENDING_ELSEWHERE]
+# The English texts are reviewed here; each Spanish variant is checked against
+# its English one in tests/test_spanish.py.
+ANSWERS = [a for a in content.answers() if a.name not in PENDING_ELSEWHERE and a.language == "en"]
 BY_NAME: Dict[str, content.Answer] = {a.name: a for a in ANSWERS if a.language == "en"}
 AID = da.load()
 REPLIES = list(AID.all_replies())
@@ -563,6 +565,8 @@ def _replies() -> Iterator[Tuple[str, str, List[str]]]:
         if name in PENDING_ELSEWHERE:
             continue
         for variant in variants or []:
+            if (variant.get("metadata") or {}).get("language", "en") != "en":
+                continue
             text = content.fill(variant.get("text") or "", content.clinic_profile())
             yield name, text, [b["payload"] for b in variant.get("buttons") or []]
     for name, reply in REPLIES:

@@ -409,7 +409,8 @@ def test_there_is_a_reply_for_every_advice_key():
 
 @pytest.mark.parametrize("name", sorted(ADVICE_RESPONSES))
 def test_advice_reply_is_safe_sourced_and_plain(name):
-    for variant in ADVICE_RESPONSES[name]:
+    # English variants; the Spanish ones are checked against them in tests/test_spanish.py.
+    for variant in [v for v in ADVICE_RESPONSES[name] if v["metadata"].get("language", "en") == "en"]:
         text = variant["text"]
         meta = variant["metadata"]
         assert meta["topic"] == "Personal medical questions"

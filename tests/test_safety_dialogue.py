@@ -133,7 +133,8 @@ def test_crisis_reply_follows_safe_messaging(variant):
         assert not re.search(rf"\b{word}\b", lower), word
     # Says it is automated, and who to reach for non-urgent follow-up.
     assert "automated" in lower or "automático" in lower
-    assert "{clinic_phone}" in text and "{clinic_hours}" in text
+    # (the Spanish variants give the profile's Spanish hours, {clinic_hours_es}).
+    assert "{clinic_phone}" in text and re.search(r"\{clinic_hours(_es)?\}", text)
 
 
 def test_the_standard_crisis_reply_has_hope_and_help_seeking():
@@ -248,7 +249,8 @@ def test_spanish_greeting_and_not_sure_replies_are_in_spanish(bot):
     sender = "t-" + __import__("uuid").uuid4().hex
     assert _texts(bot.say("hola", sender))[0].startswith("¡Hola!")
     reply = " ".join(_texts(bot.say("que onda con los gatos voladores de marte", sender)))
-    assert "Todavía no puedo responder bien en español" in reply and "988 y marca 2" in reply
+    # The Spanish "not sure" reply (the whole bot answers in Spanish now), with 988's Spanish line.
+    assert reply.startswith("Lo siento, no estoy seguro") and "988 (marca 2 para español)" in reply
     # A button press ("/affirm") does not switch the language back.
     bot.say("/affirm", sender)
     reply = " ".join(_texts(bot.say("gatos voladores de marte y la luna", sender)))

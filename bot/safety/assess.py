@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from bot.safety.crisis import CrisisResult, detect, guess_language
+from bot.language import EN, message_language
+from bot.safety.crisis import CrisisResult, detect
 from bot.safety.risk_model import SafetyScores
 from bot.safety.text import tokenize
 
@@ -60,7 +61,7 @@ def assess(text: str, scores: Optional[SafetyScores], intent: Optional[str],
             else pattern.category
         return Assessment(CRISIS, kind, pattern.language, "pattern")
 
-    language = guess_language(text)
+    language = message_language(text) or EN
     if scores and len(tokenize(text)) < MIN_MODEL_WORDS and not pattern.risk_words:
         scores = None
     level = scores.level if scores else NONE

@@ -617,18 +617,9 @@ def detect(text: str) -> CrisisResult:
         return NOT_CRISIS
 
 
-def guess_language(text: str) -> str:
-    """"es" when the message has more Spanish than English function words, else "en"."""
-    try:
-        words = [t.text for t in tokenize(text)]
-        return _language(words, {"en", "es"}, rules())
-    except Exception:  # pragma: no cover - defensive: the safety path must not fail
-        return "en"
-
-
 def warm_up() -> None:
     """Load the pipeline and patterns now (e.g. at server start)."""
     detect("warm up")
 
 
-__all__ = ["CrisisResult", "detect", "guess_language", "warm_up", "get_nlp", "make_doc", "RuleSet", "compile_pattern"]
+__all__ = ["CrisisResult", "detect", "warm_up", "get_nlp", "make_doc", "RuleSet", "compile_pattern"]

@@ -17,6 +17,19 @@ FORBIDDEN = {
     ),
     "personal yes": re.compile(r"\byes,?\s+you\s+(can|may|could|should)\b", re.I),
     "recommendation": re.compile(r"\b(i|we)\s+(recommend|suggest)\s+(that\s+)?you\b|\bbest (option|choice) for you\b", re.I),
+    # The same rules for the Spanish replies.
+    "dose per weight (es)": re.compile(r"\bpor\s+kilo", re.I),
+    "personal directive (es)": re.compile(
+        # "no sé si debes dejarlo" (whether) is a deferral, not a directive.
+        r"(?<!\bsi )\b(deber[ií]as|debes|deb[eé]s|tienes que|ten[eé]s que|necesitas|hace falta que)\s+"
+        r"(tomar|dejar|empezar|comenzar|elegir|escoger|duplicar|saltar|aumentar|bajar|reducir|cambiar|suspender)\b",
+        re.I,
+    ),
+    "personal yes (es)": re.compile(r"\bs[ií],?\s+(puedes|pod[eé]s|puede|deber[ií]as)\b", re.I),
+    "recommendation (es)": re.compile(
+        r"\b(te|le)\s+(recomiendo|recomendamos|sugiero|sugerimos)\b|\bmejor (opci[oó]n|elecci[oó]n) para (ti|vos|usted)\b",
+        re.I,
+    ),
 }
 
 

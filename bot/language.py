@@ -1,0 +1,125 @@
+"""Which language (English or Spanish) a message is written in, and so the conversation.
+
+A message's language is read from its words: first an explicit request ("en
+español", "in English please"), then function words ("el", "de", "the", "my"),
+which also settle Spanglish ("¿cubre mi insurance el Spravato?" is Spanish:
+the reply a person can read), then lingua's statistical model, restricted to
+English and Spanish. Short or neutral messages ("ok", "Spravato", "no", a
+button payload) are unclear: the conversation keeps the language it had.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Optional
+
+from lingua import Language, LanguageDetectorBuilder
+
+EN, ES = "en", "es"
+LANGUAGES = (EN, ES)
+
+# The function words that give a language away even in a mixed message.
+_ES_WORDS = frozenset("""
+el la los las un una unos unas y o que de del al en con por para sin sobre entre
+es son está están estoy estás soy eres fue ser estar hay hace tiene tengo tienes
+puedo puede pueden podría quiero quieres necesito sé
+qué cuál cuáles cuánto cuánta cuántos cuántas cómo dónde cuándo quién por qué porque
+cual cuales cuanto cuanta cuantos cuantas como donde cuando quien
+mi mis tu tus su sus yo me te se le les lo nos usted ustedes vos él ella ellos
+muy más mas pero también tambien ya todavía todavia aún nada algo alguien nadie
+sí si no esto eso este esta estos estas ese esa otro otra
+hola gracias buenos buenas días dias tardes noches adiós adios ayuda favor
+cuesta cuestan costo precio seguro cubre sirve funciona dura duele pasa
+ketamina esketamina tratamiento tratamientos infusión infusion infusiones sesión sesion sesiones
+médico medico doctor doctora clínica clinica pastillas aerosol nasal efectos secundarios
+""".split())
+_EN_WORDS = frozenset("""
+the a an and or of to in on at for with from about by is are was were be been being
+am i you he she we they it my your his her our their me him us them this that these those
+what which how when where who why do does did can could would should will shall have has had
+not no yes please thanks thank hi hello hey much many long after before there here
+cost insurance covered cover work works side effects safe treatment session sessions
+""".split())
+
+# A person asking for a language outright, in a short message.
+_ASK_ES = re.compile(
+    r"^\W*(?:(?:can you |could you |can we |do you |please |por favor |puedes |puede |podría |podrias |me puedes |se puede )?"
+    r"(?:(?:speak|talk|write|answer|respond|reply|switch to|change to|habla[rs]?|hablas|escrib[ei]r?|respond[ea]r?|contesta[r]?|cambia[r]? a|cambiemos a|hablo|yo hablo|solo hablo|i speak|i only speak|prefiero|i prefer)\s+(?:in\s+|en\s+|al\s+)?)?"
+    r"(?:en\s+|in\s+)?(?:español|espanol|castellano|spanish)(?:\s+(?:please|por favor|pls))?\??)\W*$",
+    re.I,
+)
+_ASK_EN = re.compile(
+    r"^\W*(?:(?:can you |could you |can we |do you |please |por favor |puedes |puede |me puedes |se puede )?"
+    r"(?:(?:speak|talk|write|answer|respond|reply|switch to|change to|habla[rs]?|hablas|escrib[ei]r?|respond[ea]r?|contesta[r]?|cambia[r]? a|cambiemos a|hablo|yo hablo|solo hablo|i speak|i only speak|prefiero|i prefer)\s+(?:in\s+|en\s+|al\s+)?)?"
+    r"(?:en\s+|in\s+)?(?:english|inglés|ingles)(?:\s+(?:please|por favor|pls))?\??)\W*$",
+    re.I,
+)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+# lingua's confidence needed when no function word decides.
+_SURE = 0.9
+
+
+@lru_cache(maxsize=1)
+def _detector():
+    return (LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SPANISH)
+            .with_preloaded_language_models().build())
+
+
+def requested_language(text: str) -> Optional[str]:
+    """The language a short message asks for outright ("en español"), else None."""
+    text = (text or "").strip()
+    if len(text) > 60:
+        return None
+    if _ASK_ES.match(text):
+        return ES
+    if _ASK_EN.match(text):
+        return EN
+    return None
+
+
+def message_language(text: str) -> Optional[str]:
+    """"es" or "en" when the message shows its language, None when it is unclear."""
+    text = (text or "").strip()
+    if not text or text.startswith("/"):
+        return None
+    asked = requested_language(text)
+    if asked:
+        return asked
+    if re.search(r"[ñ¿¡]|[áéíóú]\w", text.lower()):
+        return ES
+    words = [w.lower() for w in _WORD.findall(text)]
+    n_es = sum(w in _ES_WORDS for w in words)
+    n_en = sum(w in _EN_WORDS for w in words)
+    if n_es != n_en and max(n_es, n_en) >= 1 and len(words) >= 2:
+        return ES if n_es > n_en else EN
+    if len(words) < 2 and not (n_es or n_en):
+        return None
+    confidence = _detector().compute_language_confidence(text, Language.SPANISH)
+    if confidence >= _SURE:
+        return ES
+    if confidence <= 1 - _SURE:
+        return EN
+    if len(words) == 1 and n_es != n_en:
+        return ES if n_es else EN
+    return None
+
+
+def conversation_language(text: str, previous: Optional[str], asked: Optional[str] = None) -> str:
+    """The language to answer in: a person's explicit request, else the message's
+    own language when it is clear, else the widget's choice (``asked``, from the
+    page or its EN/ES switch), else the conversation's so far."""
+    explicit = requested_language(text)
+    if explicit:
+        return explicit
+    found = message_language(text)
+    if found:
+        return found
+    if asked in LANGUAGES:
+        return asked
+    return previous if previous in LANGUAGES else EN
+
+
+def warm_up() -> None:
+    """Load lingua's models now, not on a visitor's first message."""
+    _detector().compute_language_confidence("hola", Language.SPANISH)

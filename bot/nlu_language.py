@@ -1,0 +1,52 @@
+"""LanguageRequest: "en español" / "in English please" becomes intent switch_language.
+
+The conversation's language itself is kept by CrisisPolicy (bot/language.py
+decides it from each message); this component only makes an explicit request
+a turn of its own, so it gets an acknowledgement in the new language instead
+of the nearest FAQ answer. It runs after the intent classifier and before
+SafetyOverride, which can still overrule it.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.language import requested_language
+
+SWITCH_INTENT = "switch_language"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class LanguageRequest(GraphComponent):
+    """Forces intent ``switch_language`` when a short message asks for a language."""
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "LanguageRequest":
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if requested_language(message.get(TEXT) or ""):
+                ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                           if r.get(INTENT_NAME_KEY) != SWITCH_INTENT]
+                top = {INTENT_NAME_KEY: SWITCH_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+                message.set(INTENT, top, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
+        return messages

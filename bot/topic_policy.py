@@ -1,0 +1,135 @@
+"""TopicPolicy: keeps the topic of the conversation and answers follow-ups within it.
+
+Every FAQ answer sets the ``faq_topic`` slot (an event of this policy, applied
+whichever policy wins the turn). When the next message is a follow-up that the
+table in bot/content/follow_ups.yml resolves against that topic ("what about
+after?" after preparation), this policy predicts that answer's response
+(``utter_faq/<key>``: a domain response, so it needs no action server) and
+then listens. It abstains on anything safety-related, inside forms and inside
+the comparison tool (actions/decision_aid.py resolves follow-ups there), so
+CrisisPolicy and the rules keep every other turn.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from bot import follow_up
+from bot.safety.advice import detect_advice
+
+TOPIC_SLOT = "faq_topic"
+FAQ = "faq"
+FAQ_RESPONSE_PREFIX = "utter_faq/"
+# Intents after which the topic still stands ("thanks", "ok", "hmm?").
+KEEPS_TOPIC = {"faq", "thank", "affirm", "deny", "nlu_fallback", "out_of_scope", "compare_dimension"}
+# First-person words: a follow-up with one of these may be a personal question.
+PERSONAL_WORDS = {"i", "me", "my", "mine", "myself", "im", "yo", "mi", "mis", "me", "conmigo", "tengo",
+                  "puedo", "debo", "estoy"}
+# The comparison tool's own slot: inside it, actions/decision_aid.py answers follow-ups.
+TOOL_SLOT = "da_context"
+
+
+def _faq_key(tracker: DialogueStateTracker) -> Optional[Text]:
+    """The FAQ key the classifier picked for the latest message, if its intent is faq."""
+    message = tracker.latest_message
+    if (message.intent or {}).get(INTENT_NAME_KEY) != FAQ:
+        return None
+    selected = (message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(FAQ) or {}
+    key = (selected.get("response") or {}).get("intent_response_key") or ""
+    return key.split("/", 1)[1] if "/" in key else None
+
+
+def _best_faq_guess(tracker: DialogueStateTracker) -> Optional[Text]:
+    """The classifier's FAQ choice even when the intent was not faq (a short follow-up)."""
+    selected = (tracker.latest_message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(FAQ) or {}
+    key = (selected.get("response") or {}).get("intent_response_key") or ""
+    return key.split("/", 1)[1] if "/" in key else None
+
+
+def _impersonal_follow_up(text: Text) -> bool:
+    """A short follow-up with no personal words ("since when?") that the advice
+    model took for a personal question; a real one ("what about my dose?") stays advice."""
+    words = set(re.findall(r"[^\W\d_]+", text.lower()))
+    return (follow_up.load().is_elliptical(text) and not words & PERSONAL_WORDS
+            and detect_advice(text) is None)
+
+
+def _actions_since_user(tracker: DialogueStateTracker) -> List[Text]:
+    done: List[Text] = []
+    for event in reversed(tracker.applied_events()):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, ActionExecuted) and event.action_name:
+            done.append(event.action_name)
+    return done[::-1]
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
+)
+class TopicPolicy(Policy):
+    """Answers follow-ups within the current FAQ topic; remembers the topic."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # Above RulePolicy (6), below CrisisPolicy (10).
+        return {"priority": 8}
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain,
+              **kwargs: Any) -> Resource:
+        # Nothing to learn: the table is content. Persist an empty resource.
+        with self._model_storage.write_to(self._resource):
+            pass
+        return self._resource
+
+    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
+                                     rule_only_data: Optional[Dict[Text, Any]] = None,
+                                     **kwargs: Any) -> PolicyPrediction:
+        nothing = self._default_predictions(domain)
+        done = _actions_since_user(tracker)
+        if done != [ACTION_LISTEN_NAME] and done:
+            # Later in the turn: after our own answer (the rules' FAQ answers are
+            # logged as "utter_faq", ours as "utter_faq/<key>"), listen.
+            if done[-1].startswith(FAQ_RESPONSE_PREFIX):
+                return self._certain(domain, ACTION_LISTEN_NAME)
+            return self._prediction(nothing)
+        if not tracker.latest_message or not (tracker.latest_message.text or ""):
+            return self._prediction(nothing)
+
+        intent = (tracker.latest_message.intent or {}).get(INTENT_NAME_KEY)
+        topic = tracker.get_slot(TOPIC_SLOT)
+        safety = (tracker.latest_message.parse_data.get("safety") or {}).get("level", "none")
+        busy = tracker.active_loop_name or tracker.get_slot(TOOL_SLOT)
+        text = tracker.latest_message.text or ""
+
+        target = None
+        if safety == "none" and intent != "crisis" and not busy and not text.startswith("/") \
+                and (intent != "advice" or _impersonal_follow_up(text)):
+            target = follow_up.load().resolve(text, topic, _faq_key(tracker) or (
+                _best_faq_guess(tracker) if intent == "nlu_fallback" else None))
+            if target and FAQ_RESPONSE_PREFIX + target not in domain.action_names_or_texts:
+                target = None
+
+        new_topic = target or _faq_key(tracker) or (topic if intent in KEEPS_TOPIC else None)
+        events = [SlotSet(TOPIC_SLOT, new_topic)] if new_topic != topic else []
+        if not target:
+            return self._prediction(nothing, events=events)
+        probabilities = list(nothing)
+        probabilities[domain.index_for_action(FAQ_RESPONSE_PREFIX + target)] = 1.0
+        return self._prediction(probabilities, events=events)
+
+    def _certain(self, domain: Domain, action: Text) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities)
