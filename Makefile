@@ -37,13 +37,14 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install train validate run shell actions console browser-deps test test-stories bench blind cross-validate clean cluster cluster-deps test-cluster state
+.PHONY: help install lint train validate run shell actions console browser-deps test test-stories bench blind cross-validate clean cluster cluster-deps test-cluster state
 
 help:
 	@echo "make run      - set up, train if needed, start the bot on http://$(RASA_HOST):$(RASA_PORT)"
 	@echo "               (ports: RASA_PORT=$(RASA_PORT) ACTIONS_PORT=$(ACTIONS_PORT) WIDGET_PORT=$(WIDGET_PORT) CONSOLE_PORT=$(CONSOLE_PORT))"
 	@echo "make shell    - set up, train if needed, chat in the terminal (rasa shell)"
-	@echo "make test     - set up, validate, train if needed, run every test"
+	@echo "make test     - set up, lint, validate, train if needed, run every test"
+	@echo "make lint     - ruff check and ruff format --check (config: ruff.toml)"
 	@echo "make cluster  - REPLICAS (2) Rasa servers on PostgreSQL + Redis behind HAProxy on :$(RASA_PORT)"
 	@echo "make test-cluster - the cluster tests alone (part of make test)"
 	@echo "make console  - staff phone console on http://127.0.0.1:$(CONSOLE_PORT) (needs STAFF_CONSOLE_TOKEN)"
@@ -62,6 +63,11 @@ $(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
 	@touch $@
 
 train: $(MODEL)
+
+# ruff (pinned in requirements.lock, config in ruff.toml): lint, then format check.
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 validate: $(INSTALLED)
 	$(RASA) data validate --fail-on-warnings
@@ -99,7 +105,7 @@ browser-deps:
 	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
-test: validate $(MODEL) browser-deps cluster-deps
+test: lint validate $(MODEL) browser-deps cluster-deps
 	$(PY) -m pytest --ignore=tests/cluster
 	$(MAKE) test-stories
 	$(MAKE) test-cluster
