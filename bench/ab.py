@@ -108,7 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for v in variants:
         s = summary[v["name"]]
 
-        def rel(key: str) -> str:
+        def rel(key: str, s: Dict[str, Any] = s) -> str:
             return f"{s[key] / base[key]:.2f}x" if s[key] and base[key] else "n/a"
 
         lever = v["name"]

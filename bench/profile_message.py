@@ -170,14 +170,14 @@ def by_package(stats: pstats.Stats) -> List[Tuple[str, float]]:
 
 
 async def run(args: argparse.Namespace) -> None:
+    # Same logging and TensorFlow set-up as the `rasa` command line.
+    import logging
+
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.tracker_store import InMemoryTrackerStore
-    from rasa.utils.endpoints import EndpointConfig
-
-    # Same logging and TensorFlow set-up as the `rasa` command line.
-    import logging
     from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.endpoints import EndpointConfig
     from rasa.utils.log_utils import configure_structlog
     from rasa.utils.tensorflow import environment as tf_env
 
@@ -269,7 +269,7 @@ async def run(args: argparse.Namespace) -> None:
         print("| Stage (inclusive, nested by number) | ms per message | calls per message |")
         print("|---|---:|---:|")
         total, calls = timed
-        for label in sorted(total, key=lambda l: (l.startswith("   "), l if not l.startswith("   ") else -total[l])):
+        for label in sorted(total, key=lambda name: (name.startswith("   "), name if not name.startswith("   ") else -total[name])):
             if label.startswith("0 by kind"):
                 per = total[label] / calls[label]
                 print(f"| {label} | {1000 * per:.1f} (mean of {calls[label]}) | |")

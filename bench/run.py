@@ -100,7 +100,7 @@ def _timed(args: Sequence[str], cwd: Path, env: Dict[str, str], log_file: Path) 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            raise RuntimeError(f"{' '.join(args)} took more than {TRAIN_TIMEOUT}s; log: {log_file}")
+            raise RuntimeError(f"{' '.join(args)} took more than {TRAIN_TIMEOUT}s; log: {log_file}") from None
         except BaseException:   # Ctrl-C / SIGTERM: do not leave a training job behind
             proc.kill()
             proc.wait()
@@ -592,7 +592,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.no_train and not args.model:
         ap.error("--no-train needs --model")
     defaults = (60, 100, 10) if args.quick else (150, 300, 30)
-    for name, value in zip(("sequential", "concurrent", "warmup"), defaults):
+    for name, value in zip(("sequential", "concurrent", "warmup"), defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, value)
     counts = {"sequential": args.sequential, "concurrent": args.concurrent, "warmup": args.warmup}

@@ -51,9 +51,9 @@ from sanic.response import HTTPResponse
 
 from bot import rasa_privacy, rasa_speedups
 from bot.content import fill, system_message
-from bot.unavailable import ServiceUnavailable
 from bot.ratelimit import Rate, RateLimiter, retry_after
 from bot.safety.crisis import detect
+from bot.unavailable import ServiceUnavailable
 
 # Every `rasa run` loads this channel (credentials.yml), so the fixes apply there.
 rasa_speedups.apply()
@@ -134,7 +134,7 @@ class ChannelConfig:
     exempt_local: bool = True
 
     @classmethod
-    def from_mapping(cls, values: Optional[Mapping[Text, Any]]) -> "ChannelConfig":
+    def from_mapping(cls, values: Optional[Mapping[Text, Any]]) -> ChannelConfig:
         values = dict(values or {})
         config = cls()
         limits = values.pop("rate_limits", None) or {}
@@ -233,7 +233,7 @@ def parse_request(
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest(400, "Request body is not valid JSON.")
+        raise BadRequest(400, "Request body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise BadRequest(400, "Request body must be a JSON object.")
 
@@ -340,7 +340,7 @@ class SafeRestInput(RestInput):
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SafeRestInput":
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> SafeRestInput:
         return cls(ChannelConfig.from_mapping(credentials))
 
     def _limit(self, limiter: Optional[RateLimiter], key: Text) -> None:

@@ -84,7 +84,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-
 from bot.content import clinic_profile, fill, read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +133,7 @@ def _normalise(text: str) -> str:
     return " " + re.sub(r"\s+", " ", text).strip() + " "
 
 
-def _alias_pattern(alias: str) -> "re.Pattern[str]":
+def _alias_pattern(alias: str) -> re.Pattern[str]:
     body = r"\s+".join(re.escape(part) for part in alias.lower().split())
     return re.compile(r"(?<![\w'])" + body + r"(?![\w'])")
 

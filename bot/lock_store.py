@@ -130,7 +130,7 @@ class RedisTicketLockStore(LockStore):
             self._client_loop = loop
         return self._client
 
-    def _keys(self, conversation_id: Text) -> "tuple[str, str, str]":
+    def _keys(self, conversation_id: Text) -> tuple[str, str, str]:
         base = self.key_prefix + conversation_id
         return base + ":next", base + ":queue", base + ":t:"
 
@@ -149,7 +149,7 @@ class RedisTicketLockStore(LockStore):
         return await self._call(self._issue, [counter, queue],
                                 [ticket_prefix, _COUNTER_LIFETIME_MS, int(self.ticket_ttl * 1000)])
 
-    async def _keep_alive(self, conversation_id: Text, ticket: "list[int]", until: float) -> None:
+    async def _keep_alive(self, conversation_id: Text, ticket: list[int], until: float) -> None:
         _, _, ticket_prefix = self._keys(conversation_id)
         interval = max(0.05, min(1.0, self.ticket_ttl / 4))
         while time.monotonic() < until:

@@ -10,6 +10,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME as FALLBACK_INTENT
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -19,8 +20,6 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-
-from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME as FALLBACK_INTENT
 
 CRISIS_INTENT = "crisis"
 INTENT_RANKING = "intent_ranking"
@@ -65,8 +64,9 @@ class LinearScorer:
         return lambda text: pipeline.decision_function([text])[0]
 
     def __call__(self, text: Text) -> Any:
-        import numpy as np
         from collections import Counter
+
+        import numpy as np
 
         columns: List[int] = []
         values = []
@@ -144,12 +144,12 @@ class LexicalIntentClassifier(GraphComponent):
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
-               resource: Resource, execution_context: ExecutionContext) -> "LexicalIntentClassifier":
+               resource: Resource, execution_context: ExecutionContext) -> LexicalIntentClassifier:
         return cls(config, model_storage, resource)
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "LexicalIntentClassifier":
+             execution_context: ExecutionContext, **kwargs: Any) -> LexicalIntentClassifier:
         import pickle
 
         try:
@@ -188,7 +188,7 @@ class LexicalIntentClassifier(GraphComponent):
         split = StratifiedKFold(folds, shuffle=True, random_state=self._config["random_seed"])
         for train, held_out in split.split(x, y):
             model = self._build_model().fit(x[train], y[train])
-            for index, row in zip(held_out, model.decision_function(x[held_out])):
+            for index, row in zip(held_out, model.decision_function(x[held_out]), strict=True):
                 if y[index] != self.OUT_OF_SCOPE:
                     scores.append(float(row.max()))
         return float(np.percentile(scores, self._config["fallback_percentile"]))
@@ -228,7 +228,7 @@ class LexicalIntentClassifier(GraphComponent):
 
         scale = self._config["confidence_scale"]
         shifted = np.exp(scale * (scores - scores.max()))
-        confidence = dict(zip(self._labels, (shifted / shifted.sum()).tolist()))
+        confidence = dict(zip(self._labels, (shifted / shifted.sum()).tolist(), strict=True))
         best = max(confidence, key=confidence.get)
 
         # Intent confidence = its best label's (keeps the ranking in argmax order).

@@ -29,7 +29,7 @@ class Rate:
     per_minute: float
 
     @classmethod
-    def parse(cls, value: Any, default: Optional["Rate"]) -> Optional["Rate"]:
+    def parse(cls, value: Any, default: Optional[Rate]) -> Optional[Rate]:
         """A rate from credentials.yml: {burst, per_minute}, or off/null for no limit."""
         if value is None or value is False or (isinstance(value, str) and value.lower() == "off"):
             return None
@@ -52,7 +52,7 @@ class RateLimiter:
         self._clock = clock
         self._max_keys = max_keys
         # key -> (tokens left, time they were counted)
-        self._buckets: "OrderedDict[Text, Tuple[float, float]]" = OrderedDict()
+        self._buckets: OrderedDict[Text, Tuple[float, float]] = OrderedDict()
 
     def take(self, key: Text) -> float:
         """Takes a token: 0.0 if allowed, else the seconds until one is free."""

@@ -138,9 +138,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.cache_bytes = int(cache_bytes)
         self.max_session_events = int(max_session_events)
         self._ensure_indexes()
-        self._cache: "OrderedDict[Text, _Session]" = OrderedDict()
+        self._cache: OrderedDict[Text, _Session] = OrderedDict()
         self._cached_bytes = 0
-        self._openers: "OrderedDict[Text, bool]" = OrderedDict()
+        self._openers: OrderedDict[Text, bool] = OrderedDict()
         self._guard = threading.Lock()
         self._start_retention(retention_days, purge_every_minutes)
 
@@ -286,7 +286,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return False  # only between turns
         config = self.domain.session_config
         if config.are_sessions_enabled():
-            for text, kind in zip(reversed(entry.events), reversed(entry.types)):
+            for text, kind in zip(reversed(entry.events), reversed(entry.types), strict=True):
                 if kind == "user":
                     idle = time.time() - (json.loads(text).get("timestamp") or 0)
                     if idle > config.session_expiration_time * 60:
@@ -364,7 +364,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 "action_name": data.get("name"),
                 "data": text,
             }
-            for data, text in zip(dicts, texts)
+            for data, text in zip(dicts, texts, strict=True)
         ]
         ids: List[int] = []
         with self.session_scope() as session:
@@ -451,7 +451,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def _start_retention(self, retention_days: Optional[float], every_minutes: float) -> None:
         self.retention_days = float(retention_days) if retention_days else None
         self._purge_every = float(every_minutes) * 60
-        self._purge_task: Optional["asyncio.Task[None]"] = None
+        self._purge_task: Optional[asyncio.Task[None]] = None
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _secure_delete)
             _tighten_sqlite_files(self.engine.url.database)

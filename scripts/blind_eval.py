@@ -99,7 +99,7 @@ def evaluate(sets: List[Path], show_misses: bool, workers: int = 4) -> int:
     by_lang: Dict[Tuple[str, str], List[int]] = defaultdict(lambda: [0, 0])
     got: Dict[str, Counter] = defaultdict(Counter)
     misses = []
-    for (category, situation, item, _), texts in zip(jobs, results):
+    for (category, situation, item, _), texts in zip(jobs, results, strict=True):
         ok, kind = _judge(category, texts)
         for key, store in (((category, situation), table), ((category, item.get("lang", "en")), by_lang)):
             store[key][0] += ok

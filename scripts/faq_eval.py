@@ -64,7 +64,7 @@ def main() -> int:
 
     outcome: Counter = Counter()
     misses = []
-    for item, replies in zip(items, results):
+    for item, replies in zip(items, results, strict=True):
         names = _names(replies)
         kind = turn_kind([r.get("text", "") for r in replies if r.get("text")])
         accept = set(item.get("accept") or [])

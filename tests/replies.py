@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 from typing import Dict, List, Sequence
 
-from bot.content import fill, raw_responses, clinic_profile
+from bot.content import clinic_profile, fill, raw_responses
 
 # Reply kinds, most alarming first: a turn that holds several is counted as the first.
 KINDS = ("crisis", "check_in", "advice", "fallback", "answer")

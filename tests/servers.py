@@ -85,10 +85,10 @@ class ActionServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120) -> "ActionServer":
+    def start(self, timeout: float = 120) -> ActionServer:
         return self.launch().wait_ready(timeout)
 
-    def launch(self) -> "ActionServer":
+    def launch(self) -> ActionServer:
         """Starts the process without waiting (see wait_ready)."""
         self.launched_at = time.monotonic()
         # Loopback only, as `make run` starts it (rasa_sdk reads SANIC_HOST).
@@ -99,7 +99,7 @@ class ActionServer:
         )
         return self
 
-    def wait_ready(self, timeout: float = 120, poll: float = 0.5) -> "ActionServer":
+    def wait_ready(self, timeout: float = 120, poll: float = 0.5) -> ActionServer:
         """Blocks until /health answers; sets ready_seconds (time since launch)."""
         _wait_for(f"{self.url}/health", self.proc, timeout, self.log, poll)
         self.ready_seconds = time.monotonic() - self.launched_at
@@ -185,10 +185,10 @@ class RasaServer:
     def webhook(self) -> str:
         return f"{self.url}/webhooks/rest/webhook"
 
-    def start(self, timeout: float = 240) -> "RasaServer":
+    def start(self, timeout: float = 240) -> RasaServer:
         return self.launch().wait_ready(timeout)
 
-    def launch(self) -> "RasaServer":
+    def launch(self) -> RasaServer:
         """Starts `rasa run` without waiting (see wait_ready)."""
         args = [
             *self.command, "run", "--model", str(self.model),
@@ -205,7 +205,7 @@ class RasaServer:
         )
         return self
 
-    def wait_ready(self, timeout: float = 240, poll: float = 0.5) -> "RasaServer":
+    def wait_ready(self, timeout: float = 240, poll: float = 0.5) -> RasaServer:
         """Blocks until the REST channel answers; sets ready_seconds (time since launch)."""
         _wait_for(f"{self.url}/webhooks/rest/", self.proc, timeout, self.log, poll)
         self.ready_seconds = time.monotonic() - self.launched_at

@@ -255,7 +255,7 @@ def test_every_payload_follows_the_schema(name, reply):
         width = len(payload["columns"])
         assert len(payload["column_ids"]) == width
         assert len(payload["rows"]) == len(payload["row_ids"]) == len(payload["cell_sources"]) >= 1
-        for row, sources in zip(payload["rows"], payload["cell_sources"]):
+        for row, sources in zip(payload["rows"], payload["cell_sources"], strict=True):
             assert len(row) == len(sources) == width
             assert all(cell.strip() for cell in row)
             assert all(set(s) <= SEEDS and s for s in sources[1:])
@@ -351,7 +351,7 @@ def test_forms_ignore_crisis():
 def test_every_decision_aid_intent_has_at_least_12_examples():
     nlu = yaml.safe_load((ROOT / "data" / "nlu" / "decision_aid.yml").read_text(encoding="utf-8"))
     for item in nlu["nlu"]:
-        examples = [l for l in item["examples"].splitlines() if l.strip().startswith("- ")]
+        examples = [line for line in item["examples"].splitlines() if line.strip().startswith("- ")]
         assert len(examples) >= 12, item["intent"]
         assert item["intent"] in domain_intents()
 
@@ -622,7 +622,7 @@ def test_values_question_and_checklist_questions():
 
 
 def test_checklist_summary_clears_the_answers():
-    answers = dict(zip(AID.checklist_slots, ["yes", "no", "not sure", "yes", "no"]))
+    answers = dict(zip(AID.checklist_slots, ["yes", "no", "not sure", "yes", "no"], strict=True))
     result = run_action("action_checklist_summary", _tracker("no", "deny", slots=answers,
                                                              latest_action="checklist_form"))
     text = result["responses"][0]["text"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pickle
 import tarfile
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,7 @@ def test_parse_has_response_selector_shape(bot):
     assert response["utter_action"] == "utter_faq/cost"
     ranking = selector["faq"]["ranking"]
     assert ranking[0]["intent_response_key"] == "faq/cost"
-    assert all(a["confidence"] >= b["confidence"] for a, b in zip(ranking, ranking[1:]))
+    assert all(a["confidence"] >= b["confidence"] for a, b in pairwise(ranking))
     assert parsed["intent"]["name"] == "faq" and parsed["intent_ranking"][0]["name"] == "faq"
 
 

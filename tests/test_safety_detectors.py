@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import random
 import re
 import time
@@ -244,8 +245,8 @@ def test_result_types():
     result = detect("I want to die")
     assert isinstance(result, CrisisResult)
     assert detect("hello") == CrisisResult(False, None, "en", False, None)
-    with pytest.raises(Exception):
-        result.is_crisis = False  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.is_crisis = False
 
 
 @pytest.mark.parametrize("text", [

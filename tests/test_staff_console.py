@@ -462,7 +462,7 @@ def _raw(port: int, data: bytes, timeout: float = 10) -> bytes:
                 if not chunk:
                     break
                 answer += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
     return answer
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import (ActionExecuted, ActiveLoop, SessionStarted, SlotSet,
-                                     UserUttered)
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import tracker_store as tracker_store_module
@@ -260,7 +259,7 @@ def test_a_rollover_changes_no_reply(tmp_path, model_path, action_server):
         rollovers = [e for e in full.events if isinstance(e, SessionStarted) and e.metadata.get("rollover")]
         results[f"{limit} rollovers"] = len(rollovers)
     assert results["10000 rollovers"] == 0 and results["8 rollovers"] >= 5
-    for turn, (plain, rolled) in enumerate(zip(results[10_000], results[8])):
+    for turn, (plain, rolled) in enumerate(zip(results[10_000], results[8], strict=True)):
         assert rolled == plain, (turn, CONVERSATION[turn])
 
 

@@ -86,7 +86,7 @@ def run_scripts(args: argparse.Namespace) -> int:
         entry = hit.entry
         prefix = f"{label}." if label.isdigit() else label
         out.append(f"{prefix} {entry.title}  [{entry.topic}]  ({entry.name}, score {hit.score:.2f})")
-        for variant, text in zip(entry.variants, entry.texts):
+        for variant, text in zip(entry.variants, entry.texts, strict=True):
             label = entry.variant_label(variant)
             if label:
                 out.append(f"   {label}:")

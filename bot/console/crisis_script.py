@@ -12,7 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-
 from bot import content
 
 SCRIPT_FILE = content.ROOT / "bot" / "content" / "staff_crisis_script.yml"

@@ -52,7 +52,7 @@ def _md_lines(text: str) -> List[str]:
 
 def _md_entry(entry: Entry) -> List[str]:
     out = [f"### {entry.title}", ""]
-    for variant, text in zip(entry.variants, entry.texts):
+    for variant, text in zip(entry.variants, entry.texts, strict=True):
         label = entry.variant_label(variant)
         if label:
             out += [f"*{label}:*", ""]

@@ -128,8 +128,8 @@ def training_examples(nlu_dir: Path) -> Dict[str, List[str]]:
             if not isinstance(block, dict) or "intent" not in block:
                 continue
             lines = str(block.get("examples") or "").splitlines()
-            examples = [re.sub(r"\[([^\]]+)\][({][^)}]*[)}]", r"\1", l.strip()[2:])
-                        for l in lines if l.strip().startswith("- ")]
+            examples = [re.sub(r"\[([^\]]+)\][({][^)}]*[)}]", r"\1", line.strip()[2:])
+                        for line in lines if line.strip().startswith("- ")]
             result.setdefault(intent_to_response(str(block["intent"])), []).extend(examples)
     return result
 

@@ -96,7 +96,7 @@ class NluRanker:
         return responses_from_parse(self.parse(text))
 
     @classmethod
-    def load(cls, model_path: Path = DEFAULT_MODEL) -> "NluRanker":
+    def load(cls, model_path: Path = DEFAULT_MODEL) -> NluRanker:
         """Loads the model (10-20 s) into this process, with its own event loop."""
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")

@@ -169,7 +169,7 @@ def answer_card(entry: Entry, uid: str, *, copy: bool = True, heading: str = "h3
                 extra_meta: str = "", kind: str = "answer") -> str:
     """One response with each variant's text, its topic, sources and a copy button."""
     blocks = []
-    for i, (variant, text) in enumerate(zip(entry.variants, entry.texts)):
+    for i, (variant, text) in enumerate(zip(entry.variants, entry.texts, strict=True)):
         text_id = f"{uid}-t{i}"
         label = entry.variant_label(variant)
         lang = f' lang="{e(variant.language)}"' if variant.language else ""

@@ -41,7 +41,7 @@ from sanic.response import HTTPResponse
 from bot.console import export, pages, render
 from bot.console.auth import Guard, LoginThrottle
 from bot.console.catalog import Catalog
-from bot.console.search import SearchResult, Searcher
+from bot.console.search import Searcher, SearchResult
 
 MAX_BODY = 4096
 MAX_QUERY = 500

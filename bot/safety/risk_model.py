@@ -80,7 +80,7 @@ class SafetyModel:
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], *, folds: int = 5,
               check_false_alarm: float = 0.03, crisis_false_alarm: float = 0.005,
-              advice_false_alarm: float = 0.03, c: float = 4.0, seed: int = 42) -> "SafetyModel":
+              advice_false_alarm: float = 0.03, c: float = 4.0, seed: int = 42) -> SafetyModel:
         import numpy as np
         from sklearn.model_selection import StratifiedKFold
 

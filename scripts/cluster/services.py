@@ -205,7 +205,7 @@ class Postgres:
         return subprocess.run(self._as_user([str(self.bindir / "pg_ctl"), "status", "-D", str(self.data)]),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
-    def start(self, timeout: float = 60) -> "Postgres":
+    def start(self, timeout: float = 60) -> Postgres:
         self.init()
         if self.running():  # left over from a run that was killed: restart on our port
             self.stop()
@@ -264,7 +264,7 @@ class Redis:
         self.log = self.dir / "redis.log"
         self.proc: Optional[subprocess.Popen] = None
 
-    def start(self, timeout: float = 20) -> "Redis":
+    def start(self, timeout: float = 20) -> Redis:
         user = "redis" if IS_ROOT and _user_exists("redis") else None
         config = (f"bind 127.0.0.1\nport {self.port}\nprotected-mode yes\nrequirepass {self.password}\n"
                   f"save \"\"\nappendonly no\ndir /tmp\ndaemonize no\nmaxmemory 128mb\n"
@@ -310,13 +310,13 @@ class ActionServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ActionServer":
+    def start(self) -> ActionServer:
         self.proc = subprocess.Popen([str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.port)],
                                      cwd=ROOT, env=service_env(), stdout=self.log.open("w"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
-    def wait_ready(self, timeout: float = 180) -> "ActionServer":
+    def wait_ready(self, timeout: float = 180) -> ActionServer:
         wait_until(lambda: http_ok(f"{self.url}/health"), timeout, "action server",
                    proc=self.proc, log=self.log, poll=0.5)
         return self
@@ -341,7 +341,7 @@ class Replica:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Replica":
+    def start(self) -> Replica:
         args = [str(VENV_BIN / "rasa"), "run", "--model", str(self.model), "--port", str(self.port),
                 "--interface", "127.0.0.1", "--endpoints", str(ENDPOINTS),
                 "--credentials", str(self.credentials)]
@@ -351,7 +351,7 @@ class Replica:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
-    def wait_ready(self, timeout: float = 240) -> "Replica":
+    def wait_ready(self, timeout: float = 240) -> Replica:
         wait_until(lambda: http_ok(f"{self.url}/webhooks/rest/"), timeout, f"Rasa replica {self.index}",
                    proc=self.proc, log=self.log, poll=0.5)
         return self
@@ -433,7 +433,7 @@ class HAProxy:
         self.cfg.write_text(HAPROXY_CFG.format(user=user, port=self.port, servers=servers,
                                                stats_port=self.stats_port, balance=self.balance))
 
-    def start(self, timeout: float = 20) -> "HAProxy":
+    def start(self, timeout: float = 20) -> HAProxy:
         self.write_config()
         binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
         subprocess.run([binary, "-c", "-q", "-f", str(self.cfg)], check=True)
@@ -449,7 +449,7 @@ class HAProxy:
         header = lines[0].lstrip("# ").split(",")
         out = {}
         for line in lines[1:]:
-            row = dict(zip(header, line.split(",")))
+            row = dict(zip(header, line.split(","), strict=False))  # HAProxy may add columns
             if row.get("pxname") == "replicas" and row.get("svname") not in ("FRONTEND", "BACKEND"):
                 out[row["svname"]] = row.get("status", "")
         return out
@@ -518,7 +518,7 @@ class Cluster:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.lb.port}"
 
-    def start(self, log=lambda msg: None) -> "Cluster":
+    def start(self, log=lambda msg: None) -> Cluster:
         try:
             log(f"PostgreSQL on 127.0.0.1:{self.postgres.port} (data: {self.postgres.data})")
             self.postgres.start()

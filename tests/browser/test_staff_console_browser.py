@@ -15,7 +15,15 @@ from bot.console.catalog import Catalog
 from bot.console.nlu import NluRanker
 from bot.console.search import Searcher
 from bot.console.web import ConsoleApp, start_in_thread
-from tests.browser.conftest import ARTIFACTS, DESKTOP, Site, axe_violations, record_axe, serious, summary
+from tests.browser.conftest import (
+    ARTIFACTS,
+    DESKTOP,
+    Site,
+    axe_violations,
+    record_axe,
+    serious,
+    summary,
+)
 
 pytestmark = pytest.mark.browser
 

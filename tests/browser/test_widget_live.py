@@ -16,7 +16,14 @@ import yaml
 from bot.content import answers
 from bot.widget_server import serve_in_thread
 from tests.browser.conftest import (
-    DESKTOP, PHONE, ROOT, Site, axe_violations, record_axe, serious, summary,
+    DESKTOP,
+    PHONE,
+    ROOT,
+    Site,
+    axe_violations,
+    record_axe,
+    serious,
+    summary,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]

@@ -69,7 +69,7 @@ def test_the_privacy_notice_states_the_retention_the_bot_applies():
     # ${ACTIONS_PORT} is filled in by Rasa from the environment; not needed here.
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text().replace("${ACTIONS_PORT}", "0"))
     days = endpoints["tracker_store"]["retention_days"]
-    assert re.search(r'attr\("retention-days", "%d"\)' % days, CODE), \
+    assert re.search(rf'attr\("retention-days", "{days}"\)', CODE), \
         "widget.js's default data-retention-days must match endpoints.yml"
     for page in ("index.html", "about.html"):
         text = (WIDGET / "demo" / page).read_text(encoding="utf-8")

@@ -12,7 +12,13 @@ import pytest
 
 from bot.content import answers
 from tests.browser.conftest import (
-    DESKTOP, PHONE, MockBot, axe_violations, record_axe, serious, summary,
+    DESKTOP,
+    PHONE,
+    MockBot,
+    axe_violations,
+    record_axe,
+    serious,
+    summary,
 )
 
 pytestmark = pytest.mark.browser
@@ -159,7 +165,7 @@ def test_crisis_detection_matches_exactly_the_crisis_replies(desk):
         "texts => texts.map(t => window.KetamineAidWidget.isCrisisText(t))",
         [a.text for a in all_answers],
     )
-    wrong = [a.name for a, flag in zip(all_answers, flags) if flag != (a.name == "utter_crisis")]
+    wrong = [a.name for a, flag in zip(all_answers, flags, strict=True) if flag != (a.name == "utter_crisis")]
     assert not wrong, f"crisis card detection is wrong for: {wrong}"
     assert sum(flags) >= 2  # English and Spanish variants
 

@@ -175,7 +175,7 @@ def test_parallel_messages_for_one_sender_on_two_replicas_are_stored_once_in_ord
     # up to action_listen before the next user message is stored.
     kinds = [(e["event"], e.get("name")) for _, e in events]
     starts = [i for i, (kind, _) in enumerate(kinds) if kind == "user"]
-    for a, b in zip(starts, starts[1:] + [len(kinds)]):
+    for a, b in zip(starts, starts[1:] + [len(kinds)], strict=True):
         turn = kinds[a + 1:b]
         assert turn and turn[-1] == ("action", "action_listen"), turn
         assert ("action", "action_listen") not in turn[:-1], turn
