@@ -49,15 +49,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import rasa_privacy, rasa_speedups
+from bot import rasa_patches
 from bot.content import fill, system_message
 from bot.ratelimit import Rate, RateLimiter, retry_after
 from bot.safety.crisis import detect
 from bot.unavailable import ServiceUnavailable
-
-# Every `rasa run` loads this channel (credentials.yml), so the fixes apply there.
-rasa_speedups.apply()
-rasa_privacy.apply()
 
 structlogger = structlog.get_logger()
 
@@ -341,6 +337,9 @@ class SafeRestInput(RestInput):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> SafeRestInput:
+        # Rasa builds the channel from credentials.yml once, when `rasa run`
+        # starts: the one place where the project's Rasa patches are applied.
+        rasa_patches.apply()
         return cls(ChannelConfig.from_mapping(credentials))
 
     def _limit(self, limiter: Optional[RateLimiter], key: Text) -> None:
