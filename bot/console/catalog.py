@@ -20,9 +20,7 @@ from bot.console.plain import plain
 # understand"): shown when browsing and printed, never offered as search hits.
 CHAT_ONLY = frozenset({
     "utter_greet", "utter_goodbye", "utter_thank", "utter_affirm", "utter_deny",
-    "utter_intro", "utter_help", "utter_bot_challenge", "utter_fallback",
-    "utter_default", "utter_out_of_scope", "utter_empty_input", "utter_technical_issue",
-    "utter_ask_rephrase",
+    "utter_intro", "utter_help", "utter_fallback", "utter_out_of_scope", "utter_empty_input",
 })
 CRISIS_TOPIC = "Crisis"
 CRISIS_RESPONSE = "utter_crisis"
@@ -32,10 +30,8 @@ DECISION_PREFIX = "decision:"
 @lru_cache(maxsize=1)
 def _seed_titles() -> Dict[str, str]:
     """The seed pages' titles, from the decision aid's one list (comparison.yml `seeds`)."""
-    try:
-        from bot import decision_aid
-    except ImportError:
-        return {}
+    from bot import decision_aid
+
     titles = {}
     for name, seed in decision_aid.load().seeds.items():
         titles[name] = str(seed.get("title", "")) if isinstance(seed, dict) else str(seed)
@@ -148,8 +144,3 @@ class Catalog:
         dates.append(self.crisis.reviewed)
         dates.extend(s.reviewed for s in self.decision_sections if s.reviewed)
         return max((d for d in dates if d), default="")
-
-
-@lru_cache(maxsize=1)
-def default_catalog() -> Catalog:
-    return Catalog()

@@ -107,9 +107,6 @@ class BM25:
                 result[doc_id] = score
         return result
 
-    def top(self, query: str, n: int = 3) -> List[Tuple[str, float]]:
-        return sorted(self.scores(query).items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-
 
 def intent_to_response(intent: str) -> str:
     """faq/session_length -> utter_faq/session_length; clinic_contact -> utter_clinic_contact."""
@@ -160,9 +157,6 @@ class KeywordIndex:
             nearest[name] = max(nearest.get(name, 0.0), score)
         nearest = self._normalized(nearest)
         return {n: 0.5 * whole.get(n, 0.0) + 0.5 * nearest.get(n, 0.0) for n in set(whole) | set(nearest)}
-
-    def top(self, query: str, n: int = 3) -> List[Tuple[str, float]]:
-        return sorted(self.scores(query).items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
 def build_index(entries: Iterable, nlu_dir: Path) -> KeywordIndex:

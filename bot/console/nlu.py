@@ -92,9 +92,6 @@ class NluRanker:
     def parse(self, text: str, timeout: float = 60.0) -> Dict[str, Any]:
         return self._worker.submit(self._parse, text).result(timeout)
 
-    def rank(self, text: str) -> List[Tuple[str, float]]:
-        return responses_from_parse(self.parse(text))
-
     @classmethod
     def load(cls, model_path: Path = DEFAULT_MODEL) -> NluRanker:
         """Loads the model (10-20 s) into this process, with its own event loop."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from html import escape
-from typing import Iterable, List, Optional
+from typing import Iterable, List
 
 from bot.console.catalog import Entry, source_label
 from bot.console.crisis_script import CrisisScript
@@ -227,7 +227,3 @@ def document(title: str, body: str, *, scripts: bool = True, meta_csp: bool = Fa
 def slug(text: str) -> str:
     out = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
     return "-".join(p for p in out.split("-") if p) or "section"
-
-
-def opt(value: Optional[str]) -> str:
-    return e(value or "")
