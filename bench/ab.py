@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from bench import procs
 from bench.run import HISTORY_HEADER, RESULTS, Budget, insert_row, log, serve_and_measure
-from tests.servers import MODEL
+from scripts.servers import MODEL
 
 LEVER_HEADER = """## Lever measurements
 

@@ -43,7 +43,7 @@ os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 from bench import procs  # noqa: E402
 from bench.load import variant  # noqa: E402
 from bench.run import message_set  # noqa: E402
-from tests.servers import MODEL, ROOT, ActionServer  # noqa: E402
+from scripts.servers import MODEL, ROOT, ActionServer  # noqa: E402
 
 
 class Timer:

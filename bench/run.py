@@ -47,7 +47,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from bench import load, procs
-from tests.servers import ROOT, VENV_BIN, ActionServer, RasaServer, _env
+from scripts.servers import ROOT, VENV_BIN, ActionServer, RasaServer, server_env
 
 RESULTS = ROOT / "bench" / "results"
 MESSAGES = yaml.safe_load((ROOT / "bench" / "messages.yml").read_text())
@@ -112,7 +112,7 @@ def _timed(args: Sequence[str], cwd: Path, env: Dict[str, str], log_file: Path) 
 
 
 def train_env(cache: Path, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    env = _env()
+    env = server_env()
     env["RASA_CACHE_DIRECTORY"] = str(cache)
     env.update(extra or {})
     return env
@@ -187,7 +187,7 @@ def serve_and_measure(
             action.launch()
         # extra_env is for the Rasa server only (the action server is not
         # TensorFlow-bound; TF_* variables even make `rasa run actions` import
-        # TensorFlow). tests.servers._env() copies os.environ at launch.
+        # TensorFlow). scripts.servers.server_env() copies os.environ at launch.
         os.environ.update(extra_env or {})
         server.launch()
         server.wait_ready(READY_TIMEOUT, poll=0.1)
@@ -293,7 +293,7 @@ def detector_cost(timeout: float = 600) -> Dict[str, Any]:
         return {"note": "bench/detector_bench.py not present"}
     try:
         proc = subprocess.run(
-            [sys.executable, str(script), "--repeat", "2"], cwd=ROOT, env=_env(),
+            [sys.executable, str(script), "--repeat", "2"], cwd=ROOT, env=server_env(),
             capture_output=True, text=True, timeout=timeout,
         )
     except subprocess.TimeoutExpired:

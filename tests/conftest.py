@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from tests.servers import MODEL, ActionServer, RasaServer
+from scripts.servers import MODEL, ActionServer, RasaServer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")

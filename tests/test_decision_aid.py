@@ -7,7 +7,7 @@
   safety scanner, never steers a choice, and has a well-formed widget payload.
 - Actions: run in-process through rasa_sdk's executor (no servers), and over
   REST against the real Rasa + action servers (marked ``server``; they use
-  tests/servers.py's model, which BOT_MODEL can point elsewhere).
+  scripts/servers.py's model, which BOT_MODEL can point elsewhere).
 """
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ import pytest
 from bot import channels
 from bot.channels import BadRequest, ChannelConfig, check_json_shape, client_address
 from bot.ratelimit import Rate, RateLimiter
+from scripts.servers import RasaServer, texts
 from tests.conftest import new_sender
-from tests.servers import RasaServer, texts
 
 DEEP = 10_000
 
@@ -302,7 +302,7 @@ def test_channel_settings_come_from_credentials():
 def test_the_shipped_credentials_are_the_defaults():
     import yaml
 
-    from tests.servers import CHANNEL, ROOT
+    from scripts.servers import CHANNEL, ROOT
 
     shipped = ChannelConfig.from_mapping(yaml.safe_load((ROOT / "credentials.yml").read_text())[CHANNEL])
     assert shipped == ChannelConfig()

@@ -13,8 +13,8 @@ from typing import Set
 import pytest
 
 from bot.content import system_message
+from scripts.servers import ROOT, free_port, texts
 from tests.conftest import new_sender
-from tests.servers import ROOT, free_port, texts
 
 pytestmark = pytest.mark.server
 

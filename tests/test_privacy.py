@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.servers import RasaServer, texts
 from tests.conftest import new_sender
-from tests.servers import RasaServer, texts
 
 pytestmark = pytest.mark.server
 

@@ -21,7 +21,7 @@ from bot.safety.dialogue import (
     plan,
 )
 from bot.safety.risk_model import SafetyScores
-from tests.replies import emergency_first, kinds_of, turn_kind
+from scripts.replies import emergency_first, kinds_of, turn_kind
 
 FRESH = SessionSafety(flagged=False, after_check_in=False, after_crisis=False)
 AFTER_CHECK_IN = SessionSafety(flagged=True, after_check_in=True, after_crisis=False)

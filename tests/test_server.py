@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from scripts.servers import texts
 from tests.conftest import new_sender
-from tests.servers import texts
 
 pytestmark = pytest.mark.server
 

@@ -17,8 +17,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import tracker_store as tracker_store_module
 from bot.tracker_store import CachedSQLTrackerStore
+from scripts.servers import RasaServer, texts
 from tests.conftest import new_sender
-from tests.servers import RasaServer, texts
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))

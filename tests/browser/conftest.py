@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import pytest
 
 from bot.widget_server import serve_in_thread
-from tests.servers import ROOT, RasaServer, free_port
+from scripts.servers import ROOT, RasaServer, free_port
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 
 from bot.widget_server import content_security_policy, origin_of
-from tests.servers import ROOT
+from scripts.servers import ROOT
 
 WIDGET = ROOT / "widget"
 JS = (WIDGET / "widget.js").read_text(encoding="utf-8")

@@ -2,7 +2,7 @@
 
 Every reply is a fixed text from domain.yml or data/responses/, so a reply can
 be recognised by the opening of the response it came from. Used by the
-real-server tests and the blind-set runner (scripts/blind_eval.py).
+real-server tests and the blind-set runners (scripts/blind_eval.py, scripts/faq_eval.py).
 """
 from __future__ import annotations
 

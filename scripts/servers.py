@@ -1,8 +1,9 @@
-"""Start the real bot (action server + Rasa server) for tests and benchmarks.
+"""Start the real bot (action server + Rasa server) on free loopback ports.
 
-Used by pytest fixtures and by bench scripts: the servers run exactly as
+Used by the pytest fixtures, the benchmark (bench/) and the blind-set runners
+(scripts/blind_eval.py, scripts/faq_eval.py): the servers run exactly as
 `make run` runs them (same model, same endpoints, same hardened REST channel),
-on free loopback ports, with a throw-away tracker store.
+with a throw-away tracker store.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _env() -> Dict[str, str]:
+def server_env() -> Dict[str, str]:
     env = dict(os.environ)
     env.update(
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -94,7 +95,7 @@ class ActionServer:
         # Loopback only, as `make run` starts it (rasa_sdk reads SANIC_HOST).
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.port)],
-            cwd=ROOT, env={**_env(), "SANIC_HOST": "127.0.0.1"},
+            cwd=ROOT, env={**server_env(), "SANIC_HOST": "127.0.0.1"},
             stdout=self.log.open("w"), stderr=subprocess.STDOUT,
         )
         return self
@@ -200,7 +201,7 @@ class RasaServer:
             args += ["--cors", *self.cors]
         self.launched_at = time.monotonic()
         self.proc = subprocess.Popen(
-            args + self.extra_args, cwd=self.cwd, env=_env(),
+            args + self.extra_args, cwd=self.cwd, env=server_env(),
             stdout=self.log.open("w"), stderr=subprocess.STDOUT,
         )
         return self
