@@ -1,7 +1,7 @@
 """A/B measurement of speed levers on this bot, interleaved in one run.
 
     .venv/bin/python -m bench.ab --model models/ketamine-aid.tar.gz \\
-        --variant "tf1:TF_INTRA_OP_PARALLELISM_THREADS=1,TF_INTER_OP_PARALLELISM_THREADS=1" \\
+        --variant "arena2:MALLOC_ARENA_MAX=2" \\
         --variant "memory-store:TRACKER=memory" \\
         --variant "small-rs@/tmp/x/ketamine-aid.tar.gz" --rounds 2 --record
 

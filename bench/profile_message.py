@@ -59,10 +59,6 @@ class Timer:
             self.total[label] += seconds
             self.calls[label] += 1
 
-    def reset(self) -> None:
-        self.total.clear()
-        self.calls.clear()
-
 
 TIMER = Timer()
 
@@ -186,12 +182,6 @@ async def run(args: argparse.Namespace) -> None:
     tf_env.setup_tf_environment()
     configure_structlog(logging.INFO)
 
-    # Proposed changes to measure (bench/proposals), applied before the model
-    # loads, as bench/patched_rasa.py does for the server.
-    import importlib
-    for name in filter(None, os.environ.get("BENCH_PATCHES", "").replace("+", ",").split(",")):
-        importlib.import_module(f"bench.proposals.{name.strip()}")
-
     starter = args.starter is not None
     bot = "starter" if starter else "ours"
     if starter:
@@ -222,12 +212,15 @@ async def run(args: argparse.Namespace) -> None:
                 await agent.handle_message(UserMessage(text, out, sender))
                 return out.messages
         else:
+            from bot import channels
             from bot.channels import SafeRestInput
-            channel = SafeRestInput()
+
+            # As Rasa builds it from credentials.yml (this applies bot/rasa_patches.py).
+            channel = SafeRestInput.from_credentials(None)
 
             async def send(text: str, sender: str):
                 return await channel._handle(agent, agent.handle_message, sender, text, None)
-            wrap(SafeRestInput, "_last_message_time", "0.1 channel: first-turn check (tracker read)")
+            wrap(channels, "_opened_session", "0.1 channel: first-turn check (tracker read)")
 
         messages = message_set(bot)
         instrument()

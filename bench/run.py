@@ -174,20 +174,17 @@ def serve_and_measure(
                             tracker_store="memory")
     else:
         action = ActionServer()
-        command = ([sys.executable, "-m", "bench.patched_rasa"]
-                   if (extra_env or {}).get("BENCH_PATCHES") else [])
         # The load generator is one address sending as fast as it can: the
         # rate limits (which would answer it 429) are off for the measurement.
-        server = RasaServer(action.port, model=model, tracker_store=tracker, command=command,
+        server = RasaServer(action.port, model=model, tracker_store=tracker,
                             channel={"rate_limits": {"per_sender": "off", "per_address": "off"}})
     result: Dict[str, Any] = {"load_before": procs.loadavg()}
     try:
         log(f"{bot}: starting server(s)")
         if action:
             action.launch()
-        # extra_env is for the Rasa server only (the action server is not
-        # TensorFlow-bound; TF_* variables even make `rasa run actions` import
-        # TensorFlow). scripts.servers.server_env() copies os.environ at launch.
+        # extra_env is for the Rasa server only (the lever under measurement);
+        # scripts.servers.server_env() copies os.environ at launch.
         os.environ.update(extra_env or {})
         server.launch()
         server.wait_ready(READY_TIMEOUT, poll=0.1)
@@ -289,8 +286,6 @@ def cluster_throughput(model: Path, work: Path, counts: Dict[str, int], budget: 
 def detector_cost(timeout: float = 600) -> Dict[str, Any]:
     """Runs bench/detector_bench.py (the safety work's own benchmark) and keeps its output."""
     script = ROOT / "bench" / "detector_bench.py"
-    if not script.exists():
-        return {"note": "bench/detector_bench.py not present"}
     try:
         proc = subprocess.run(
             [sys.executable, str(script), "--repeat", "2"], cwd=ROOT, env=server_env(),
@@ -577,7 +572,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="train this bot with another config (a lever to measure)")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="environment for this bot's training and servers, e.g. "
-                         "TF_INTRA_OP_PARALLELISM_THREADS=1 (repeatable)")
+                         "MALLOC_ARENA_MAX=2 (repeatable)")
     ap.add_argument("--tracker", choices=("sql", "memory"), default="sql",
                     help="this bot's tracker store (sql = as `make run`; memory = a lever)")
     ap.add_argument("--replicas", type=int, default=int(os.environ.get("REPLICAS", "2")),

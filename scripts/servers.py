@@ -133,7 +133,6 @@ class RasaServer:
         cwd: Path = ROOT,
         credentials: Path = ROOT / "credentials.yml",
         tracker_store: str = "sql",
-        command: Sequence[str] = (),
         channel: Optional[Dict[str, Any]] = None,
         store_options: Optional[Dict[str, Any]] = None,
     ) -> None:
@@ -157,8 +156,6 @@ class RasaServer:
         self.extra_args = list(extra_args)
         self.cwd = Path(cwd)
         self.credentials = Path(credentials)
-        # How to start Rasa; default the venv's `rasa` (benchmarks may wrap it).
-        self.command = list(command) or [str(VENV_BIN / "rasa")]
         self.proc: Optional[subprocess.Popen] = None
 
     @staticmethod
@@ -192,7 +189,7 @@ class RasaServer:
     def launch(self) -> RasaServer:
         """Starts `rasa run` without waiting (see wait_ready)."""
         args = [
-            *self.command, "run", "--model", str(self.model),
+            str(VENV_BIN / "rasa"), "run", "--model", str(self.model),
             "--port", str(self.port), "--endpoints", str(self.endpoints),
             "--credentials", str(self.credentials),
         ]
