@@ -4,9 +4,11 @@
  *
  *   <script src="https://your-site.example/widget/widget.js" defer
  *           data-server="https://bot.your-site.example"
- *           data-clinic-name="Your Clinic" data-clinic-phone="(555) 010-0199"></script>
+ *           data-clinic-name="..." data-clinic-phone="..." data-clinic-hours="..."></script>
  *
- * See widget/README.md for every data attribute.
+ * The clinic's name, phone and hours are the clinic profile's (the clinic_*
+ * slots in domain.yml): `python -m bot.widget_server --print-embed` prints this
+ * tag filled in. See widget/README.md for every data attribute.
  *
  * Page-safety rules this file keeps:
  * - every text from the server or the visitor goes into the page with
@@ -45,6 +47,7 @@
     server: parseServer(attr("server", "")),
     clinicName: clinicName,
     clinicPhone: clinicPhone,
+    clinicHours: attr("clinic-hours", ""),
     title: attr("title", clinicName + " assistant"),
     launcherLabel: attr("launcher-label", "Questions? Chat with us"),
     greeting: attr(
@@ -874,13 +877,15 @@
   function showOffline() {
     clearNotice();
     notice = el("div", "kaid-notice");
-    var phoneText = config.clinicPhone ? " at " + config.clinicPhone : "";
+    var hoursText = config.clinicHours ? " (" + config.clinicHours + ")" : "";
+    var phoneText = config.clinicPhone ? " at " + config.clinicPhone + hoursText : "";
     var p1 = el("p", "kaid-notice-title", "Sorry, the assistant can't be reached right now.");
     var p2 = el("p");
     p2.appendChild(document.createTextNode("Please try again, or call " + config.clinicName));
     if (config.clinicPhone) {
       p2.appendChild(document.createTextNode(" at "));
       p2.appendChild(link(telHref(config.clinicPhone), config.clinicPhone));
+      if (hoursText) p2.appendChild(document.createTextNode(hoursText));
     }
     p2.appendChild(document.createTextNode("."));
     var p3 = el("p", null, "If you are in crisis, call or text 988. In an emergency, call 911.");

@@ -1,12 +1,16 @@
 """Static checks of the widget files (no browser needed): page-safety rules."""
 from __future__ import annotations
 
+import html
 import re
+import subprocess
+import urllib.request
 from html.parser import HTMLParser
 
 import pytest
 
-from bot.widget_server import content_security_policy, origin_of
+from bot.content import clinic_profile
+from bot.widget_server import content_security_policy, embed_tag, origin_of, serve_in_thread
 from scripts.servers import ROOT
 
 WIDGET = ROOT / "widget"
@@ -74,3 +78,57 @@ def test_the_privacy_notice_states_the_retention_the_bot_applies():
     for page in ("index.html", "about.html"):
         text = (WIDGET / "demo" / page).read_text(encoding="utf-8")
         assert "data-retention-days" not in text or f'data-retention-days="{days}"' in text
+
+
+# ---- one source per fact ---------------------------------------------------------
+
+
+def _tracked_text_files():
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    for name in out.stdout.decode().split("\0"):
+        path = ROOT / name
+        if name and path.is_file():
+            try:
+                yield name, path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
+
+
+@pytest.mark.parametrize("field", ["clinic_name", "clinic_phone", "clinic_hours"])
+def test_the_sample_clinic_details_are_written_in_the_clinic_profile_only(field):
+    value = clinic_profile()[field]
+    where = [name for name, text in _tracked_text_files()
+             if value in text and not name.startswith("tests/")]
+    assert where == ["domain.yml"], f"{field} {value!r} is also written in {where}"
+
+
+@pytest.mark.parametrize("page", ["index.html", "about.html"])
+def test_served_demo_pages_carry_the_clinic_profile(page):
+    server, base = serve_in_thread(bot_url="http://127.0.0.1:5005")
+    try:
+        with urllib.request.urlopen(f"{base}/demo/{page}", timeout=10) as resp:
+            served = resp.read().decode("utf-8")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "{clinic_" not in served.replace("{clinic_*}", "")
+    parser = _Tags()
+    parser.feed(served)
+    script = next(a for t, a in parser.tags if t == "script")
+    profile = clinic_profile()
+    assert script["data-clinic-name"] == profile["clinic_name"]
+    assert script["data-clinic-phone"] == profile["clinic_phone"]
+    assert script["data-clinic-hours"] == profile["clinic_hours"]
+    assert html.escape(profile["clinic_phone"]) in served.split("<script")[0]  # the page text too
+
+
+def test_printed_embed_tag_is_the_clinic_profile():
+    parser = _Tags()
+    parser.feed(embed_tag("https://bot.example-clinic.com/", src="/assets/chat/widget.js"))
+    (tag, attrs), = parser.tags
+    profile = clinic_profile()
+    assert tag == "script" and attrs["src"] == "/assets/chat/widget.js" and "defer" in attrs
+    assert attrs["data-server"] == "https://bot.example-clinic.com"
+    assert [attrs[f"data-clinic-{k}"] for k in ("name", "phone", "hours")] == [
+        profile["clinic_name"], profile["clinic_phone"], profile["clinic_hours"]]
+

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from bot.content import answers
+from bot.content import answers, clinic_profile
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
@@ -341,6 +341,7 @@ def test_unreachable_server_shows_phone_and_retry(desk):
     assert notice.is_visible()
     text = notice.inner_text()
     assert "can't be reached" in text and "(555) 010-0199" in text and "988" in text
+    assert clinic_profile()["clinic_hours"] in text  # from the page, filled from the profile
     assert notice.locator("a[href='tel:5550100199']").count() == 1
     desk.page.wait_for_function("() => document.querySelector('#kaid-alert').textContent.includes('(555) 010-0199')")
     desk.shot("unit-desktop-offline")
