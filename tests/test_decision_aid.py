@@ -737,7 +737,8 @@ def test_rest_checklist_and_crisis_mid_form(rasa_server):
     rasa_server.say(sender, "/affirm")
     replies = rasa_server.say(sender, "I want to kill myself")
     body = "\n".join(r.get("text", "") for r in replies)
-    assert "988" in body and not _custom(replies)
+    # No decision-aid payload: only the crisis reply's own mark.
+    assert "988" in body and _custom(replies) == [{"type": "crisis"}]
     # The checklist is over: "yes" no longer answers it.
     replies = rasa_server.say(sender, "yes")
     assert not any(c.get("type") == "question" for c in _custom(replies))

@@ -295,12 +295,15 @@
 
   // ---------------------------------------------------------------- crisis
   /**
-   * The bot's crisis reply (domain response utter_crisis: English, Spanish and
-   * their 911-first emergency variants) is the one reply that names 988, 911
-   * and Poison Help (1-800-222-1222). The check-in and the "I don't want to
-   * call" reply name 988 and 911 too, but not Poison Help, so they stay
-   * ordinary messages. tests/browser/test_widget_unit.py checks this against
-   * every reviewed reply.
+   * The bot marks its crisis reply (domain response utter_crisis: English,
+   * Spanish and their 911-first emergency variants) with the payload
+   * {type: "crisis"}, and the widget shows a reply so marked as the crisis card.
+   * A reply without the mark (a conversation restored from this browser's
+   * storage, saved before the mark existed) is recognised by its text: the
+   * crisis reply is the one reply that names 988, 911 and Poison Help
+   * (1-800-222-1222). The check-in and the "I don't want to call" reply name
+   * 988 and 911 too, but not Poison Help, so they stay ordinary messages.
+   * tests/browser/test_widget_unit.py checks both against every reviewed reply.
    */
   function isCrisisText(text) {
     if (typeof text !== "string") return false;
@@ -392,7 +395,9 @@
     var buttons = cleanButtons(item.buttons);
     if (buttons.length) msg.buttons = buttons;
     var custom = item.custom && typeof item.custom === "object" ? item.custom : null;
-    if (custom && custom.type === "comparison_table") {
+    if (custom && custom.type === "crisis") {
+      msg.crisis = true;
+    } else if (custom && custom.type === "comparison_table") {
       msg.table = cleanTable(custom);
     } else if (custom && custom.type === "summary" && custom.copyable) {
       msg.copyable = true;
@@ -400,24 +405,26 @@
                +custom.steps > 1) {
       msg.step = "Question " + Math.floor(+custom.step) + " of " + Math.floor(+custom.steps);
     }
-    return msg.text || msg.buttons || msg.table || msg.copyable || msg.step ? msg : null;
+    return msg.text || msg.buttons || msg.table || msg.copyable || msg.step || msg.crisis ? msg : null;
   }
 
   /**
    * A reply and its widget payload arrive as two list items: {text, buttons}
-   * then {custom}. They are joined into one message, so the payload's table
-   * or copy button goes with its text.
+   * then {custom}. They are joined into one message, so the payload's table,
+   * copy button or crisis mark goes with its text.
    */
   function mergeReplies(items) {
     var out = [];
     items.forEach(function (m) {
       var prev = out[out.length - 1];
       var payloadOnly = !m.text && !m.buttons;
-      if (prev && payloadOnly && prev.text && !prev.table && !prev.copyable && !prev.step) {
+      if (prev && payloadOnly && prev.text && !prev.table && !prev.copyable && !prev.step &&
+          !prev.crisis) {
         if (m.table) prev.table = m.table;
         if (m.copyable) prev.copyable = true;
         if (m.step) prev.step = m.step;
-        if (!m.table && !m.copyable && !m.step) out.push(m);
+        if (m.crisis) prev.crisis = true;
+        if (!m.table && !m.copyable && !m.step && !m.crisis) out.push(m);
         return;
       }
       out.push(m);
@@ -745,7 +752,7 @@
       trow.appendChild(renderTable(msg.table, msg.text));
       frag.appendChild(trow);
     } else if (msg.text) {
-      if (isCrisisText(msg.text)) {
+      if (msg.crisis || isCrisisText(msg.text)) {
         var crow = bubble("bot", "kaid-bot-crisis");
         crow.appendChild(renderCrisis(msg.text));
         frag.appendChild(crow);
@@ -840,7 +847,7 @@
           m.table.rows.length + (m.table.rows.length === 1 ? " row" : " rows") +
           ", is in the conversation.");
       } else if (m.text) {
-        if (isCrisisText(m.text)) assertive = true;
+        if (m.crisis || isCrisisText(m.text)) assertive = true;
         parts.push(m.text);
       }
       if (m.buttons) parts.push(m.buttons.length + " suggested replies.");

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot.content import clinic_profile
+from bot.content import clinic_profile, raw_responses, system_message
 from bot.widget_server import content_security_policy, embed_tag, origin_of, serve_in_thread
 from scripts.servers import ROOT
 
@@ -132,3 +132,17 @@ def test_printed_embed_tag_is_the_clinic_profile():
     assert [attrs[f"data-clinic-{k}"] for k in ("name", "phone", "hours")] == [
         profile["clinic_name"], profile["clinic_phone"], profile["clinic_hours"]]
 
+
+def test_only_the_crisis_reply_carries_the_crisis_mark():
+    marked = sorted({name for name, variants in raw_responses().items() for v in variants or []
+                     if (v.get("custom") or {}).get("type") == "crisis"})
+    assert marked == ["utter_crisis"]
+    assert all(v.get("custom") == {"type": "crisis"} for v in raw_responses()["utter_crisis"])
+    assert 'custom.type === "crisis"' in CODE
+
+
+def test_the_widget_offline_crisis_line_is_the_bots_own_wording():
+    # The widget must show it when the bot can't be reached, so it carries the
+    # text itself; it is the same sentence the bot's own error reply ends with.
+    line = re.search(r"If you are in crisis.*?911\.", system_message("technical_issue")).group(0)
+    assert line in CODE

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from bot.content import answers, clinic_profile
+from bot.content import answers, clinic_profile, raw_responses
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
@@ -168,6 +168,38 @@ def test_crisis_detection_matches_exactly_the_crisis_replies(desk):
     wrong = [a.name for a, flag in zip(all_answers, flags, strict=True) if flag != (a.name == "utter_crisis")]
     assert not wrong, f"crisis card detection is wrong for: {wrong}"
     assert sum(flags) >= 2  # English and Spanish variants
+
+
+def crisis_replies(language: str = "en"):
+    """utter_crisis as the REST channel sends it: its text, then its custom payload."""
+    variant = next(v for v in raw_responses()["utter_crisis"]
+                   if (v.get("metadata") or {}).get("language", "en") == language)
+    return [{"text": crisis_text(language)}, {"custom": variant["custom"]}]
+
+
+def test_a_reply_marked_crisis_is_the_crisis_card_whatever_its_text(desk):
+    # The mark decides, not the wording: a text the text check would not
+    # recognise is still the card, and the mark joins its text (one message).
+    desk.bot.queue({"text": "Please call or text 988 now."}, {"custom": {"type": "crisis"}})
+    desk.open()
+    desk.say("crisis")
+    card = desk.page.locator(".kaid-crisis-card")
+    assert card.count() == 1 and "Please call or text 988 now." in card.inner_text()
+    assert desk.page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").count() == 0
+    desk.page.wait_for_function("() => document.querySelector('#kaid-alert').textContent.includes('988')")
+    assert not desk.page.evaluate("t => window.KetamineAidWidget.isCrisisText(t)",
+                                  "Please call or text 988 now.")
+    desk.check_clean()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_crisis_reply_as_the_bot_sends_it_is_one_card(phone, language):
+    phone.bot.queue(*crisis_replies(language))
+    phone.open()
+    phone.say("crisis")
+    assert phone.page.locator(".kaid-crisis-card").count() == 1
+    assert phone.page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").count() == 0
+    phone.check_clean()
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
