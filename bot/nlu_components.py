@@ -10,10 +10,21 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import (
+    RESPONSE_SELECTOR_PREDICTION_KEY,
+    RESPONSE_SELECTOR_PROPERTY_NAME,
+    RESPONSE_SELECTOR_RANKING_KEY,
+    RESPONSE_SELECTOR_RESPONSES_KEY,
+    RESPONSE_SELECTOR_RETRIEVAL_INTENTS,
+    RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+)
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME as FALLBACK_INTENT
+from rasa.shared.constants import UTTER_PREFIX
+from rasa.shared.core.constants import USER_INTENT_OUT_OF_SCOPE
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
     INTENT_RESPONSE_KEY,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
@@ -22,7 +33,6 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 CRISIS_INTENT = "crisis"
-INTENT_RANKING = "intent_ranking"
 
 
 class LinearScorer:
@@ -115,7 +125,7 @@ class LexicalIntentClassifier(GraphComponent):
     """
 
     MODEL_FILE = "lexical_intent_classifier.pkl"
-    OUT_OF_SCOPE = "out_of_scope"
+    OUT_OF_SCOPE = USER_INTENT_OUT_OF_SCOPE
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -202,7 +212,7 @@ class LexicalIntentClassifier(GraphComponent):
         if len(set(labels)) > 1:
             threshold = self._fallback_threshold(texts, labels)
             model = self._build_model().fit(texts, labels)
-        prefixes = tuple(f"utter_{name}/" for name in self._config["retrieval_intents"])
+        prefixes = tuple(f"{UTTER_PREFIX}{name}/" for name in self._config["retrieval_intents"])
         responses = {name: variants for name, variants in training_data.responses.items()
                      if name.startswith(prefixes)}
         with self._storage.write_to(self._resource) as directory:
@@ -243,12 +253,12 @@ class LexicalIntentClassifier(GraphComponent):
             top = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: top[PREDICTED_CONFIDENCE_KEY]}
             intent_ranking.insert(0, dict(top))
         message.set(INTENT, top, add_to_output=True)
-        message.set(INTENT_RANKING, intent_ranking, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, intent_ranking, add_to_output=True)
 
-        selectors = {"all_retrieval_intents": list(self._config["retrieval_intents"])}
+        selectors = {RESPONSE_SELECTOR_RETRIEVAL_INTENTS: list(self._config["retrieval_intents"])}
         for retrieval in self._config["retrieval_intents"]:
             selectors[retrieval] = self._selection(retrieval, confidence)
-        message.set("response_selector", selectors, add_to_output=True)
+        message.set(RESPONSE_SELECTOR_PROPERTY_NAME, selectors, add_to_output=True)
 
     def _selection(self, retrieval: Text, confidence: Dict[Text, float]) -> Dict[Text, Any]:
         """The ResponseSelector-shaped result for one retrieval intent."""
@@ -257,17 +267,17 @@ class LexicalIntentClassifier(GraphComponent):
         total = sum(scores.values()) or 1.0
         ranking = sorted(scores.items(), key=lambda kv: -kv[1])[: self._config["ranking_length"]]
         if not ranking:
-            return {"response": {}, "ranking": []}
+            return {RESPONSE_SELECTOR_PREDICTION_KEY: {}, RESPONSE_SELECTOR_RANKING_KEY: []}
         key, value = ranking[0]
-        utter_action = "utter_" + key
+        utter_action = UTTER_PREFIX + key
         return {
-            "response": {
-                "responses": self._responses.get(utter_action),
+            RESPONSE_SELECTOR_PREDICTION_KEY: {
+                RESPONSE_SELECTOR_RESPONSES_KEY: self._responses.get(utter_action),
                 PREDICTED_CONFIDENCE_KEY: value / total,
                 INTENT_RESPONSE_KEY: key,
-                "utter_action": utter_action,
+                RESPONSE_SELECTOR_UTTER_ACTION_KEY: utter_action,
             },
-            "ranking": [
+            RESPONSE_SELECTOR_RANKING_KEY: [
                 {"id": i, PREDICTED_CONFIDENCE_KEY: v / total, INTENT_RESPONSE_KEY: k}
                 for i, (k, v) in enumerate(ranking)
             ],
