@@ -53,24 +53,32 @@ help:
 	@echo "make cross-validate - NLU cross-validation figures (slow, not in CI)"
 
 $(INSTALLED): requirements.lock scripts/ensure-venv.sh
+	@echo "==> Installing the pinned packages into .venv (first time: a few minutes; log: .venv/pip.log)"
 	@scripts/ensure-venv.sh
 	@touch $@
 
 install: $(INSTALLED)
 
+# Rasa warns about the faq/advice intents found in more than one file (the
+# retrieval intents' responses live in data/responses/) and about response
+# selector data without a ResponseSelector (LexicalIntentClassifier selects the
+# answers): both expected.
 $(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
-	$(RASA) train --fixed-model-name ketamine-aid --out models
+	@echo "==> Training the model ($(MODEL); data or config changed; about a minute)"
+	@$(RASA) train --quiet --fixed-model-name ketamine-aid --out models
 	@touch $@
 
 train: $(MODEL)
 
 # ruff (pinned in requirements.lock, config in ruff.toml): lint, then format check.
 lint: $(INSTALLED)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	@echo "==> Linting (ruff check, ruff format --check)"
+	@$(BIN)/ruff check --quiet .
+	@$(BIN)/ruff format --check --quiet .
 
 validate: $(INSTALLED)
-	$(RASA) data validate --fail-on-warnings
+	@echo "==> Validating the training data (rasa data validate)"
+	@$(RASA) data validate --quiet --fail-on-warnings
 
 # Conversations, logs and the staff token live here: this user only.
 state:
@@ -81,6 +89,7 @@ actions: $(INSTALLED)
 	SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT)
 
 run: $(MODEL) state
+	@echo "==> Starting the action server, the sample clinic site and the bot"
 	@SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT) > $(STATE)/actions.log 2>&1 & \
 	actions_pid=$$!; \
 	$(PY) -m bot.widget_server --port $(WIDGET_PORT) --bot-url http://127.0.0.1:$(RASA_PORT) > $(STATE)/widget.log 2>&1 & \
@@ -93,6 +102,7 @@ run: $(MODEL) state
 	$(RASA) run --model $(MODEL) --interface $(RASA_HOST) --port $(RASA_PORT) --cors $(WIDGET_ORIGINS)
 
 shell: $(MODEL) state
+	@echo "==> Starting the action server and the bot in this terminal"
 	@SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT) > $(STATE)/actions.log 2>&1 & \
 	actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM HUP; \
 	$(RASA) shell --model $(MODEL) --interface $(RASA_HOST) --port $(RASA_PORT)
@@ -106,9 +116,10 @@ browser-deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
 test: lint validate $(MODEL) browser-deps cluster-deps
-	$(PY) -m pytest --ignore=tests/cluster
-	$(MAKE) test-stories
-	$(MAKE) test-cluster
+	@echo "==> Running the tests (pytest; the browser tests start real servers)"
+	@$(PY) -m pytest --ignore=tests/cluster
+	@$(MAKE) --no-print-directory test-stories
+	@$(MAKE) --no-print-directory test-cluster
 
 # --- several replicas on PostgreSQL + Redis behind HAProxy (README: "Cluster") ---
 REPLICAS ?= 2
@@ -123,7 +134,8 @@ cluster: $(MODEL) cluster-deps
 
 # Real PostgreSQL, Redis, HAProxy and Rasa replicas on free loopback ports.
 test-cluster: $(MODEL) cluster-deps
-	$(PY) -m pytest tests/cluster
+	@echo "==> Running the cluster tests (PostgreSQL, Redis, HAProxy, two replicas; about 2.5 minutes)"
+	@$(PY) -m pytest tests/cluster
 
 bench: $(MODEL)
 	$(PY) -m bench.run --model $(MODEL)
@@ -134,7 +146,8 @@ blind: $(MODEL)
 	@for set in $(BLIND_SETS); do $(PY) scripts/blind_eval.py $$set || exit 1; done
 
 test-stories: $(MODEL)
-	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
+	@echo "==> Running the test stories (rasa test core)"
+	@$(RASA) test core --quiet --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
 
 cross-validate: $(INSTALLED)
 	$(RASA) test nlu --nlu data --cross-validation --folds 5 --out results/cross-validation
