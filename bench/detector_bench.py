@@ -104,7 +104,8 @@ def main() -> None:
         precision = sum(not fn(t) for t in near_texts) / len(near_texts)
         return f"crisis recall {recall:6.1%}  near misses not flagged {precision:6.1%}"
 
-    print(f"messages: {len(crisis_texts)} crisis + {len(near_texts)} near misses, x{args.repeat} passes;"
+    print(f"messages: {len(crisis_texts)} crisis + {len(near_texts)} near misses,"
+          f" x{args.repeat} passes;"
           f" pipeline load (first call) {load_s:.2f}s")
     print(f"{'':22} {'mean us':>9} {'p95 us':>9}   quality on the same data")
     rows = [

@@ -452,14 +452,17 @@ def render(r: Dict[str, Any]) -> str:
         f"(bench/run.py){' - ' + run_note(r) if run_note(r) else ''}.",
         "",
         f"Machine load average (1/5/15 min): start {r['load_start']}; "
-        f"starter sequential {s.get('load_sequential', 'n/a')}, concurrent {s.get('load_concurrent', 'n/a')}; "
-        f"this bot sequential {o.get('load_sequential', 'n/a')}, concurrent {o.get('load_concurrent', 'n/a')}; "
+        f"starter sequential {s.get('load_sequential', 'n/a')}, "
+        f"concurrent {s.get('load_concurrent', 'n/a')}; "
+        f"this bot sequential {o.get('load_sequential', 'n/a')}, "
+        f"concurrent {o.get('load_concurrent', 'n/a')}; "
         f"end {r['load_end']}. Other work on the machine makes wall-clock figures noisier; "
         "CPU time per message is much less affected.",
         "",
-        f"Sequential: {counts['sequential']} messages after {counts['warmup']} warm-up messages, one "
-        f"at a time, a new conversation every 5 messages. Concurrent: {counts['concurrent']} messages "
-        f"from 20 simultaneous senders. REST channel on 127.0.0.1. Starter bot: `rasa init --no-prompt`, "
+        f"Sequential: {counts['sequential']} messages after {counts['warmup']} warm-up "
+        "messages, one at a time, a new conversation every 5 messages. "
+        f"Concurrent: {counts['concurrent']} messages from 20 simultaneous senders. "
+        "REST channel on 127.0.0.1. Starter bot: `rasa init --no-prompt`, "
         "default config (DIET, ResponseSelector, TED, UnexpecTED, Memoization, Rule policies), "
         "Rasa's REST channel, in-memory tracker store, one process. This bot: config.yml, "
         "hardened REST channel, SQLite tracker store, action server running (as `make run`).",
@@ -518,12 +521,13 @@ HISTORY_HEADER = """# Speed benchmark history
 One line per recorded run of `make bench` (bench/run.py); the newest is last.
 Latency p50 and throughput are "this bot / Rasa's starter bot (ratio)", measured
 in the same run on the same machine. RSS is the Rasa server's process tree
-(the action server is separate and not counted). Training is cold / warm. Load is the 1/5/15-minute load average when the
-run started (other work on the machine slows every figure).
+(the action server is separate and not counted). Training is cold / warm.
+Load is the 1/5/15-minute load average when the run started (other work on
+the machine slows every figure).
 
 | Date (UTC) | Machine | Commit | Load | Latency p50 | Throughput (20 senders) | Ready | RSS | Training cold / warm | Crisis/FAQ p50 | Note |
 |---|---|---|---|---|---|---|---|---|---|---|
-"""
+"""  # noqa: E501 - a markdown table row is one line
 
 
 def record(r: Dict[str, Any], history_only: bool = False) -> None:

@@ -392,7 +392,8 @@ class SafeRestInput(RestInput):
             except ServiceUnavailable as error:
                 structlogger.warning("safe_rest.message.unavailable", sender=sender, error=str(error))
                 return response.json(
-                    {"error": "The assistant is briefly unavailable. Please try again in a moment.",
+                    {"error": "The assistant is briefly unavailable. "
+                              "Please try again in a moment.",
                      "text": system_message("technical_issue")},
                     status=503, headers={"Retry-After": "2"})
             return response.json(messages)
@@ -507,7 +508,8 @@ async def _opened_session(agent: Any, sender: Text, message_id: Optional[Text]) 
 
 
 def opened_in(events: List[Any], message_id: Optional[Text]) -> bool:
-    """Looking back from the message: a session start (not a rollover) before any earlier user message."""
+    """Looking back from the message: a session start (not a rollover) before any
+    earlier user message."""
     for i in range(len(events) - 1, -1, -1):
         if isinstance(events[i], UserUttered) and events[i].message_id == message_id:
             for earlier in reversed(events[:i]):

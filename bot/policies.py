@@ -66,7 +66,8 @@ def _flag_carried_over(tracker: DialogueStateTracker) -> bool:
 
 
 def _turn_actions(tracker: DialogueStateTracker) -> Tuple[List[Text], List[Text], List[Text]]:
-    """(actions since the last user message, actions of the bot's previous turn, all in this session)."""
+    """(actions since the last user message, actions of the bot's previous turn,
+    all in this session)."""
     since: List[Text] = []
     previous: List[Text] = []
     session: List[Text] = []

@@ -383,7 +383,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     # -- first turn of a session --------------------------------------------
     def _note_openers(self, dicts: List[Dict[Text, Any]]) -> None:
-        """For each stored user message: did a (non-rollover) session start in this same write, before it?"""
+        """For each stored user message: did a (non-rollover) session start in this same
+        write, before it?"""
         started = False
         with self._guard:
             for data in dicts:

@@ -168,7 +168,8 @@ def main(argv: Optional[list] = None) -> None:
         print(embed_tag(args.bot_url, args.widget_src))
         return
     server = make_server(args.host, args.port, args.bot_url)
-    print(f"Sample clinic page: http://{'localhost' if args.host == '127.0.0.1' else args.host}:{args.port}/demo/")
+    host = "localhost" if args.host == "127.0.0.1" else args.host
+    print(f"Sample clinic page: http://{host}:{args.port}/demo/")
     print(f"It talks to the bot at {args.bot_url} (start Rasa with --cors for this page's origin).")
     serve_until_interrupted(server)
 

@@ -228,7 +228,9 @@ class RasaServer:
 
     def request(self, url: str, data: Optional[bytes] = None, method: str = "GET",
                 headers: Optional[Dict[str, str]] = None, timeout: float = 60):
-        """Any request; returns (status, headers, parsed JSON or text). A header set to None is not sent."""
+        """Any request; returns (status, headers, parsed JSON or text).
+
+        A header set to None is not sent."""
         req = urllib.request.Request(url, data=data, method=method)
         for name, value in (headers or {}).items():
             if value is not None:

@@ -44,7 +44,8 @@ S0, S1, S2, S3 = ("000_ba61a56dcce6168e.txt", "001_afcab3168b02a218.txt",
                   "002_b3d1ab8cf04194ff.txt", "003_55c8d5fb2a2f38db.txt")
 SEEDS = {S0, S1, S2, S3}
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# "needs sign-off", or "signed off YYYY-MM-DD by <role or name>" (README: how an answer is reviewed).
+# "needs sign-off", or "signed off YYYY-MM-DD by <role or name>"
+# (README: how an answer is reviewed).
 SIGN_OFF = re.compile(r"^(needs sign-off|signed off (?P<date>\d{4}-\d{2}-\d{2}) by \S.*)$")
 # Replies someone else is rewriting (none now: the crisis reply has landed).
 PENDING_ELSEWHERE: set = set()
@@ -174,7 +175,8 @@ def _check_review(meta: dict, where: str) -> None:
     assert ISO_DATE.match(reviewed), f"{where}: review date {reviewed!r}"
     marker = str(meta.get("clinical_review", ""))
     match = SIGN_OFF.match(marker)
-    assert match, f"{where}: clinical_review must be 'needs sign-off' or 'signed off <date> by <who>', got {marker!r}"
+    assert match, (f"{where}: clinical_review must be 'needs sign-off' or "
+                   f"'signed off <date> by <who>', got {marker!r}")
     if match.group("date"):
         assert match.group("date") >= reviewed, f"{where}: signed off before its last review"
 
@@ -335,7 +337,8 @@ DISAGREEMENTS = {
     "iv_insurance": dict(
         pages="001 and 002: no insurance plan pays for IV ketamine; 003: rarely covered",
         answers=["utter_faq/insurance", "utter_faq/cost", "utter_faq/im_injection", "cell:iv/insurance"],
-        one_sided=r"\brarely (covered|covers?)\b|\bnot covered by any\b|\bno (insurance|plan)\b|\bdo not pay\b",
+        one_sided=(r"\brarely (covered|covers?)\b|\bnot covered by any\b"
+                   r"|\bno (insurance|plan)\b|\bdo not pay\b"),
         cautious=r"expect to pay"),
     "driving": dict(
         pages="001: no driving for at least 24 hours; 002 and 003: not for the rest of the day",
@@ -344,7 +347,8 @@ DISAGREEMENTS = {
         one_sided=DRIVING_ONE_SIDED,
         cautious=r"at least 24 hours"),
     "psychosis": dict(
-        pages="002: not given with active psychosis; 003: avoid with any history of psychosis or schizophrenia",
+        pages="002: not given with active psychosis; "
+              "003: avoid with any history of psychosis or schizophrenia",
         answers=["utter_faq/who_should_avoid", "utter_advice/safe_for_me", "cell:iv/cautions"],
         one_sided=r"\bactive psychosis\b",
         cautious=r"history"),
@@ -362,15 +366,17 @@ DISAGREEMENTS = {
         one_sided=r"no evidence (that )?(it|ketamine) (is|can lead to) addict",
         cautious=r"can still be misused"),
     "rewire": dict(
-        pages="001: may potentially 'rewire' parts of the brain; 003: does not mean it rewires the brain "
-              "permanently after one dose",
+        pages="001: may potentially 'rewire' parts of the brain; "
+              "003: does not mean it rewires the brain permanently after one dose",
         answers=["utter_faq/rewire"],
         one_sided=r"\brewir",
         cautious=r"does not mean"),
     "referral": dict(
-        pages="001: mental-health infusions need a referral from the treating psychiatrist; 002: no referral needed",
+        pages="001: mental-health infusions need a referral from the treating psychiatrist; "
+              "002: no referral needed",
         answers=["utter_faq/referral", "utter_advice/diagnosis"],
-        one_sided=r"\bneeds (a|no) referral\b|\brequires a referral\b|\bneed (a|no) referral\b(?![^.]*\?)",
+        one_sided=(r"\bneeds (a|no) referral\b|\brequires a referral\b"
+                   r"|\bneed (a|no) referral\b(?![^.]*\?)"),
         cautious=r"ask the clinic"),
     "age": dict(
         pages="001 lists adolescent and geriatric mental health; 002: not prescribed for children",

@@ -37,7 +37,8 @@ REPLIES = list(AID.all_replies())
 STEERING = re.compile(
     r"you should (choose|pick|get|go with|try)|best (option|choice|fit) for you|"
     r"\bi (recommend|suggest|would pick|would choose)\b|\bwe recommend\b|"
-    r"\byou qualify|\bqualif(y|ies|ied)\b|\bright choice for you\b|\bgo with (iv|spravato|compounded)",
+    r"\byou qualify|\bqualif(y|ies|ied)\b|\bright choice for you\b|"
+    r"\bgo with (iv|spravato|compounded)",
     re.I,
 )
 MARKUP = re.compile(r"[*_#<>|`{}\[\]]|\]\(|https?://")

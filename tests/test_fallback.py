@@ -1,4 +1,5 @@
-"""Low-confidence and out-of-scope input gets an honest "not sure", never a confident wrong answer."""
+"""Low-confidence and out-of-scope input gets an honest "not sure", never a confident
+wrong answer."""
 from __future__ import annotations
 
 from pathlib import Path

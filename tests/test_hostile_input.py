@@ -1,4 +1,5 @@
-"""Hostile requests against the real servers: every one gets a 4xx JSON error, and the bot keeps serving.
+"""Hostile requests against the real servers: every one gets a 4xx JSON error, and the
+bot keeps serving.
 
 Also: only JSON is accepted (a cross-site text/plain POST is refused), client
 metadata is cut to its allow-list and stored once, and rate limits answer a

@@ -1,4 +1,5 @@
-"""The intent classifier's fast scorer gives sklearn's numbers; its output has ResponseSelector's shape."""
+"""The intent classifier's fast scorer gives sklearn's numbers; its output has
+ResponseSelector's shape."""
 from __future__ import annotations
 
 import pickle

@@ -238,7 +238,8 @@ def test_no_risk_word_is_answered_by_the_generic_fallback(bot):
         kinds = kinds_of(_texts(bot.say(f"zq {word} vvx")))
         if "fallback" in kinds:
             got_fallback.append(word)
-    print(f"\nrisk-vocabulary words answered by the generic fallback: {len(got_fallback)}/{len(words)}")
+    print("\nrisk-vocabulary words answered by the generic fallback: "
+          f"{len(got_fallback)}/{len(words)}")
     assert got_fallback == []
 
 

@@ -38,12 +38,14 @@ def test_near_misses_and_faq_questions_are_not_crisis(bot):
 
 
 def test_every_advice_request_is_deferred_or_treated_as_crisis(bot):
-    """A personal medical question gets the advice intent; crisis wins when the detector flags it."""
+    """A personal medical question gets the advice intent; crisis wins when the
+    detector flags it."""
     wrong = []
     for item in ADVICE:
         intent = bot.parse(item["text"])["intent"]["name"]
         expected = "crisis" if detect(item["text"]).is_crisis else "advice"
         if intent != expected:
             wrong.append((item["text"], intent))
-    print(f"\nadvice requests routed right through the pipeline: {len(ADVICE) - len(wrong)}/{len(ADVICE)}")
+    print("\nadvice requests routed right through the pipeline: "
+          f"{len(ADVICE) - len(wrong)}/{len(ADVICE)}")
     assert wrong == []

@@ -103,8 +103,10 @@ def test_search_puts_the_right_answer_in_the_top_3_for_heldout_paraphrases(searc
             misses.append((text, want, names))
         keyword_hits += want in keyword_searcher.search(text).names
     share = 1 - len(misses) / len(cases)
-    print(f"\nstaff console search: right answer in the top 3 for {len(cases) - len(misses)}/{len(cases)} "
-          f"held-out paraphrases ({share:.1%}; top 1: {top1 / len(cases):.1%}; floor {TOP3_FLOOR:.0%}); "
+    print("\nstaff console search: right answer in the top 3 for "
+          f"{len(cases) - len(misses)}/{len(cases)} "
+          f"held-out paraphrases ({share:.1%}; top 1: {top1 / len(cases):.1%}; "
+          f"floor {TOP3_FLOOR:.0%}); "
           f"keyword backstop alone: {keyword_hits / len(cases):.1%}")
     for text, want, names in misses:
         print(f"  miss: {text!r}: expected {want}, got {names}")
@@ -120,7 +122,8 @@ def test_search_returns_three_real_searchable_answers(searcher, catalog, query, 
     result = searcher.search(query)
     assert not result.crisis
     assert len(result.hits) == 3
-    # The three answer slots are the bot's responses; a decision tool that matches is offered beside them.
+    # The three answer slots are the bot's responses; a decision tool that
+    # matches is offered beside them.
     assert expected in result.names + [t.entry.name for t in result.tools]
     assert all(t.entry.name in catalog.decision_entries for t in result.tools) and len(result.tools) <= 1
     raw = content.raw_responses()
@@ -453,7 +456,8 @@ def test_request_log_never_holds_the_callers_words(catalog, keyword_searcher, ca
 
 # ----------------------------------------------------------------- nothing secret in the log
 def _raw(port: int, data: bytes, timeout: float = 10) -> bytes:
-    """Sends bytes as they are (pipelined requests, broken ones) and reads until the server closes or goes quiet."""
+    """Sends bytes as they are (pipelined requests, broken ones) and reads until the
+    server closes or goes quiet."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
         sock.settimeout(2)
@@ -470,7 +474,8 @@ def _raw(port: int, data: bytes, timeout: float = 10) -> bytes:
 
 
 def test_the_console_log_never_holds_a_submitted_token(tmp_path):
-    """Every refused login path, against the real `python -m bot console` with its default logging."""
+    """Every refused login path, against the real `python -m bot console` with its
+    default logging."""
     real = "real-staff-token-" + "R" * 24
     wrong = ["wrong-guess-" + "W" * 20 + str(i) for i in range(8)]
     port = _free_port()
@@ -514,7 +519,8 @@ def test_the_console_log_never_holds_a_submitted_token(tmp_path):
         # Raw requests: pipelined after a refused login (the old leak), a lying
         # Content-Length, a broken request line, a broken chunked body.
         body = form(real)
-        login = (b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        login = (b"POST /login HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Type: application/x-www-form-urlencoded\r\n"
                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         pipelined = _raw(port, login + login + b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert pipelined.count(b"HTTP/1.1 ") == 3, pipelined[:300]

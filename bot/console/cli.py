@@ -79,7 +79,8 @@ def run_scripts(args: argparse.Namespace) -> int:
     if result.crisis:
         out += ["!" * 72, "CRISIS: USE THE CRISIS SCRIPT NOW", "!" * 72, catalog.crisis.as_text(), "!" * 72, ""]
     if not result.hits:
-        out.append("No approved answer matched. Try other words, or export the document and browse by topic.")
+        out.append("No approved answer matched. Try other words, "
+                   "or export the document and browse by topic.")
     numbered = [(str(i), hit) for i, hit in enumerate(result.hits, 1)]
     numbered += [("Decision tool that may help:", tool) for tool in result.tools]
     for label, hit in numbered:

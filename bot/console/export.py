@@ -100,7 +100,8 @@ def html_body(catalog: Catalog, *, copy: bool = False, toolbar: str = "") -> str
         f'<li><a href="#{e(c.anchor)}">{e(c.title)}</a></li>' for c in chapters(catalog)) + "</ol></div>")
     crisis = catalog.crisis
     parts.append(f'<section class="card crisis" id="crisis"><h2>{e(crisis.title)}</h2>'
-                 f"<p><strong>{e(crisis.headline)}</strong></p>{render.crisis_block(crisis, bot_reply=False)}"
+                 f"<p><strong>{e(crisis.headline)}</strong></p>"
+                 f"{render.crisis_block(crisis, bot_reply=False)}"
                  "<p>The chat assistant's own crisis reply is under the topic Crisis.</p></section>")
     for topic, entries in catalog.by_topic():
         anchor = "topic-" + render.slug(topic)

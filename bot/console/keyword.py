@@ -45,7 +45,8 @@ SYNONYMS: Mapping[str, Tuple[str, ...]] = {
 
 
 def stem(word: str) -> str:
-    """A light suffix stripper: 'sessions'/'session', 'driving'/'drive', 'pregnancy'/'pregnancies'."""
+    """A light suffix stripper: 'sessions'/'session', 'driving'/'drive',
+    'pregnancy'/'pregnancies'."""
     if len(word) <= 3 or word.isdigit():
         return word
     base = word

@@ -22,7 +22,8 @@ def _header(catalog: Catalog, active: str) -> str:
     return (
         f'<header class="top"><h1>{e(APP_TITLE)}</h1><span class="muted">{e(clinic)}</span>'
         f'<nav aria-label="Console">{nav}</nav>'
-        '<form method="post" action="/logout" class="no-print"><button type="submit">Log out</button></form>'
+        '<form method="post" action="/logout" class="no-print">'
+        '<button type="submit">Log out</button></form>'
         "</header>"
     )
 
@@ -40,7 +41,8 @@ def search_page(catalog: Catalog, result: Optional[SearchResult], ranker: str) -
         f'<input type="search" id="q" name="q" value="{e(query)}" autofocus autocomplete="off" '
         'placeholder="Type the caller\'s question in your own words" maxlength="500">'
         '<button type="submit">Search</button></form>',
-        f'<p class="muted">Shows the three best matching approved answers. Ranking: {e(ranker)}.</p>',
+        '<p class="muted">Shows the three best matching approved answers. '
+        f"Ranking: {e(ranker)}.</p>",
     ]
     if result and result.query:
         parts.append(f'<h2>Results for “{e(result.query)}”</h2>')
@@ -48,7 +50,8 @@ def search_page(catalog: Catalog, result: Optional[SearchResult], ranker: str) -
             script = catalog.crisis
             parts.append(
                 '<section class="card crisis" id="crisis-result" aria-live="assertive">'
-                f"<h2>CRISIS: use the crisis script now</h2><p><strong>{e(script.headline)}</strong></p>"
+                "<h2>CRISIS: use the crisis script now</h2>"
+                f"<p><strong>{e(script.headline)}</strong></p>"
                 f"{render.crisis_block(script)}</section>"
             )
         if result.hits:
@@ -96,9 +99,11 @@ def print_page(catalog: Catalog) -> str:
 def login_page(message: str = "") -> str:
     note = f'<p class="notice" role="alert">{e(message)}</p>' if message else ""
     body = (
-        f'<main><h1>{e(APP_TITLE)}</h1><p>For clinic staff only. Enter the staff console token.</p>{note}'
+        f"<main><h1>{e(APP_TITLE)}</h1>"
+        f"<p>For clinic staff only. Enter the staff console token.</p>{note}"
         '<form method="post" action="/login"><label for="token">Token</label> '
-        '<input type="password" id="token" name="token" autocomplete="current-password" required maxlength="512"> '
+        '<input type="password" id="token" name="token" autocomplete="current-password" '
+        'required maxlength="512"> '
         '<button type="submit">Log in</button></form>'
         '<p class="muted">In a crisis, call or text 988. In an emergency, call 911.</p></main>'
     )

@@ -16,32 +16,39 @@ from bot.console.crisis_script import CrisisScript
 from bot.console.decision import Section
 
 CSS = """
-:root { --ink: #1a1a1a; --muted: #555; --line: #ccc; --crisis: #8b0000; --crisis-bg: #fff1f0; --accent: #0b4f8a; }
+:root { --ink: #1a1a1a; --muted: #555; --line: #ccc; --crisis: #8b0000; --crisis-bg: #fff1f0;
+  --accent: #0b4f8a; }
 * { box-sizing: border-box; }
-body { margin: 0; font: 17px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: var(--ink); background: #fff; }
+body { margin: 0; font: 17px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
+  color: var(--ink); background: #fff; }
 main, .bar-inner, header.top { max-width: 60rem; margin: 0 auto; padding: 0 1rem; }
 a { color: var(--accent); }
-.crisis-bar { position: sticky; top: 0; z-index: 10; background: var(--crisis-bg); border-bottom: 3px solid var(--crisis); }
-.crisis-bar summary { cursor: pointer; font-weight: 700; color: var(--crisis); padding: .5rem 0; font-size: 1.1rem; }
+.crisis-bar { position: sticky; top: 0; z-index: 10; background: var(--crisis-bg);
+  border-bottom: 3px solid var(--crisis); }
+.crisis-bar summary { cursor: pointer; font-weight: 700; color: var(--crisis); padding: .5rem 0;
+  font-size: 1.1rem; }
 .crisis-bar .crisis-body { max-height: 70vh; overflow: auto; padding-bottom: .75rem; }
 .crisis h3 { margin: .75rem 0 .25rem; font-size: 1rem; color: var(--crisis); }
 .crisis ol, .crisis ul { margin: .25rem 0; padding-left: 1.5rem; }
 .crisis .numbers strong { font-size: 1.15rem; }
 .crisis .status, .meta, .muted { color: var(--muted); font-size: .9rem; }
-header.top { display: flex; flex-wrap: wrap; align-items: baseline; gap: 1rem; padding-top: .75rem; padding-bottom: .5rem; }
+header.top { display: flex; flex-wrap: wrap; align-items: baseline; gap: 1rem; padding-top: .75rem;
+  padding-bottom: .5rem; }
 header.top h1 { font-size: 1.25rem; margin: 0; }
 nav a { margin-right: 1rem; }
 form.search { display: flex; gap: .5rem; margin: 1rem 0; }
 form.search input[type=search] { flex: 1; font-size: 1.1rem; padding: .5rem; }
 button { font: inherit; padding: .4rem .9rem; cursor: pointer; }
-.card { border: 1px solid var(--line); border-radius: .4rem; padding: .75rem 1rem; margin: .75rem 0; break-inside: avoid; page-break-inside: avoid; }
+.card { border: 1px solid var(--line); border-radius: .4rem; padding: .75rem 1rem; margin: .75rem 0;
+  break-inside: avoid; page-break-inside: avoid; }
 .card.crisis { border: 3px solid var(--crisis); background: var(--crisis-bg); }
 .card h3 { margin: 0 0 .25rem; font-size: 1.05rem; }
 .answer-text { white-space: pre-line; margin: .5rem 0; }
 .copy-status { margin-left: .5rem; color: var(--muted); font-size: .9rem; }
 .plain-block { white-space: pre-wrap; font: inherit; margin: .5rem 0; }
 table.grid { border-collapse: collapse; width: 100%; margin: .5rem 0; }
-table.grid th, table.grid td { border: 1px solid var(--line); padding: .35rem .5rem; text-align: left; vertical-align: top; }
+table.grid th, table.grid td { border: 1px solid var(--line); padding: .35rem .5rem;
+  text-align: left; vertical-align: top; }
 .toc ol { columns: 2; }
 section, article { scroll-margin-top: 3.5rem; }
 .offscreen { position: absolute; left: -9999px; top: 0; }
@@ -76,7 +83,9 @@ JS = """
   function done(button, ok) {
     var status = document.getElementById(button.getAttribute('data-status'));
     button.setAttribute('data-copied', ok ? 'yes' : 'no');
-    if (status) { status.textContent = ok ? 'Copied' : 'Copy failed: select the text and press Ctrl+C'; }
+    if (status) {
+      status.textContent = ok ? 'Copied' : 'Copy failed: select the text and press Ctrl+C';
+    }
   }
   document.addEventListener('click', function (event) {
     var button = event.target.closest('button.copy');
@@ -151,7 +160,8 @@ def crisis_block(script: CrisisScript, *, bot_reply: bool = True) -> str:
     if reply:
         parts.append("<h3>What the chat assistant tells a visitor in crisis</h3>"
                      f'<div class="answer-text">{e(reply)}</div>')
-    parts.append(f'<p class="meta">Source: {sources_html(script.sources)}. Reviewed {e(script.reviewed)}.</p>')
+    parts.append(f'<p class="meta">Source: {sources_html(script.sources)}. '
+                 f"Reviewed {e(script.reviewed)}.</p>")
     return "".join(parts)
 
 
@@ -159,7 +169,8 @@ def crisis_bar(script: CrisisScript, *, open_: bool = False) -> str:
     """Pinned at the top of every screen: the headline always visible, the script one click away."""
     return (
         '<div class="crisis-bar" id="crisis-script"><div class="bar-inner">'
-        f'<details{" open" if open_ else ""}><summary>{e(script.headline)} <span class="hint">(open the crisis script)</span></summary>'
+        f'<details{" open" if open_ else ""}><summary>{e(script.headline)} '
+        '<span class="hint">(open the crisis script)</span></summary>'
         f'<div class="crisis crisis-body">{crisis_block(script)}</div></details>'
         "</div></div>"
     )
@@ -176,7 +187,8 @@ def answer_card(entry: Entry, uid: str, *, copy: bool = True, heading: str = "h3
         blocks.append(
             (f'<p class="meta">{e(label)}</p>' if label else "")
             + f'<div class="answer-text" id="{e(text_id)}"{lang}>{e(text)}</div>'
-            + (f'<button type="button" class="copy" data-copy="{e(text_id)}" data-status="{e(text_id)}-s">'
+            + (f'<button type="button" class="copy" data-copy="{e(text_id)}" '
+               f'data-status="{e(text_id)}-s">'
                f'Copy</button><span class="copy-status" id="{e(text_id)}-s" role="status"></span>'
                if copy else "")
         )
@@ -203,10 +215,12 @@ def section_block(section: Section, uid: str, *, copy: bool = True) -> str:
     text_id = f"{uid}-t0"
     body += f'<div class="answer-text" id="{e(text_id)}">{e(section.text)}</div>'
     if copy:
-        body += (f'<button type="button" class="copy" data-copy="{e(text_id)}" data-status="{e(text_id)}-s">Copy</button>'
+        body += (f'<button type="button" class="copy" data-copy="{e(text_id)}" '
+                 f'data-status="{e(text_id)}-s">Copy</button>'
                  f'<span class="copy-status" id="{e(text_id)}-s" role="status"></span>')
     return (f'<article class="card decision" id="{e(uid)}"><h3>{e(section.title)}</h3>{body}'
-            f'<p class="meta">Source: {sources_html(section.sources)}. Reviewed {e(section.reviewed or "unknown")}.</p>'
+            f'<p class="meta">Source: {sources_html(section.sources)}. '
+            f'Reviewed {e(section.reviewed or "unknown")}.</p>'
             "</article>")
 
 

@@ -302,8 +302,9 @@ class Rule:
 
 # Words in almost every message make poor anchors (they would wake every group).
 _COMMON_WORDS = frozenset("""
-i me my you your he she it we they him her them his their a an the to of in on at for with and or but
-not no be is am are was were do does did have has had will would can could should may might this that
+i me my you your he she it we they him her them his their a an the to of in on at for with and
+or but not no be is am are was were do does did have has had will would can could should may
+might this that
 what how why when who which so just if up out about all get go like want feel think know
 . , ! ? ; : que de la el en y me mi no se lo un una
 """.split())

@@ -155,7 +155,8 @@ def _risk(p: Dict[str, float]) -> float:
 
 
 def load_corpus(paths: Sequence[Any]) -> List[tuple]:
-    """(text, label) pairs from corpus YAML files: lists under crisis / emergency / advice / none."""
+    """(text, label) pairs from corpus YAML files: lists under crisis / emergency /
+    advice / none."""
     import yaml
 
     pairs = []

@@ -12,7 +12,8 @@ FORBIDDEN = {
     "dose": re.compile(r"\b\d+(\.\d+)?\s?(mg|milligrams?|mcg|micrograms?|ml|millilit(er|re)s?)\b", re.I),
     "dose per weight": re.compile(r"\bmg\s*/\s*kg\b|\bper kilo", re.I),
     "personal directive": re.compile(
-        r"\byou\s+(should|must|need to|ought to)\s+(take|stop|start|choose|pick|double|taper|skip|quit|increase|decrease|switch)\b",
+        r"\byou\s+(should|must|need to|ought to)\s+"
+        r"(take|stop|start|choose|pick|double|taper|skip|quit|increase|decrease|switch)\b",
         re.I,
     ),
     "personal yes": re.compile(r"\byes,?\s+you\s+(can|may|could|should)\b", re.I),

@@ -51,7 +51,8 @@ def main() -> int:
             time.sleep(2)
             for replica in cluster.replicas:
                 if replica.proc is not None and replica.proc.poll() is not None:
-                    say(f"replica {replica.index} exited ({replica.proc.returncode}); starting it again")
+                    say(f"replica {replica.index} exited ({replica.proc.returncode}); "
+                        "starting it again")
                     replica.start()
     except KeyboardInterrupt:
         say("stopping")

@@ -166,7 +166,8 @@ class Browser:
     def wait_reply(self, before: int, timeout: float = 60_000) -> None:
         self.page.wait_for_function(
             """(n) => !document.querySelector('.kaid-typing') &&
-                     (document.querySelectorAll('.kaid-messages .kaid-bot:not(.kaid-typing):not(.kaid-greeting)').length > n
+                     (document.querySelectorAll(
+                        '.kaid-messages .kaid-bot:not(.kaid-typing):not(.kaid-greeting)').length > n
                       || document.querySelector('.kaid-notice'))""",
             arg=before, timeout=timeout,
         )
@@ -192,7 +193,8 @@ class Browser:
                     const r = el.getBoundingClientRect();
                     if (r.width && r.height && (r.right > doc.clientWidth + 1 || r.left < -1)
                         && !el.closest('.kaid-sr') && !el.closest('thead')) {
-                        worst = Math.max(worst, Math.ceil(Math.max(r.right - doc.clientWidth, -r.left)));
+                        worst = Math.max(worst,
+                                         Math.ceil(Math.max(r.right - doc.clientWidth, -r.left)));
                     }
                 }
                 return worst;
@@ -293,7 +295,9 @@ def axe_violations(page, context: Optional[str] = None) -> List[Dict[str, Any]]:
     from axe_playwright_python.sync_playwright import Axe
 
     # Let open/close animations finish: axe measures colours as painted.
-    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running' || a.effect.getComputedTiming().iterations === Infinity)")
+    page.wait_for_function(
+        "() => document.getAnimations().every(a => a.playState !== 'running'"
+        " || a.effect.getComputedTiming().iterations === Infinity)")
     results = Axe().run(page, context=context, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
     return results.response["violations"]
 

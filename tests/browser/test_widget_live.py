@@ -325,7 +325,8 @@ def test_start_over_deletes_the_old_conversation_on_the_real_server(desk):
     sender = desk.page.evaluate("() => window.KetamineAidWidget.senderId()")
     desk.page.locator(".kaid-restart").click()
     desk.page.wait_for_function(
-        "() => !(JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage).find(k => k.startsWith('kaid:v1:'))))"
+        "() => !(JSON.parse(sessionStorage.getItem("
+        "Object.keys(sessionStorage).find(k => k.startsWith('kaid:v1:'))))"
         ".pendingDeletes || []).length")
     assert stored_rows(desk.site, sender) == 0
     desk.check_clean()
