@@ -37,13 +37,14 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install train validate run shell actions console browser-deps test test-stories bench blind cross-validate clean cluster cluster-deps test-cluster state
+.PHONY: help install lint train validate run shell actions console browser-deps test test-stories bench blind cross-validate clean cluster cluster-deps test-cluster state
 
 help:
 	@echo "make run      - set up, train if needed, start the bot on http://$(RASA_HOST):$(RASA_PORT)"
 	@echo "               (ports: RASA_PORT=$(RASA_PORT) ACTIONS_PORT=$(ACTIONS_PORT) WIDGET_PORT=$(WIDGET_PORT) CONSOLE_PORT=$(CONSOLE_PORT))"
 	@echo "make shell    - set up, train if needed, chat in the terminal (rasa shell)"
-	@echo "make test     - set up, validate, train if needed, run every test"
+	@echo "make test     - set up, lint, validate, train if needed, run every test"
+	@echo "make lint     - ruff check and ruff format --check (config: ruff.toml)"
 	@echo "make cluster  - REPLICAS (2) Rasa servers on PostgreSQL + Redis behind HAProxy on :$(RASA_PORT)"
 	@echo "make test-cluster - the cluster tests alone (part of make test)"
 	@echo "make console  - staff phone console on http://127.0.0.1:$(CONSOLE_PORT) (needs STAFF_CONSOLE_TOKEN)"
@@ -52,19 +53,32 @@ help:
 	@echo "make cross-validate - NLU cross-validation figures (slow, not in CI)"
 
 $(INSTALLED): requirements.lock scripts/ensure-venv.sh
+	@echo "==> Installing the pinned packages into .venv (first time: a few minutes; log: .venv/pip.log)"
 	@scripts/ensure-venv.sh
 	@touch $@
 
 install: $(INSTALLED)
 
+# Rasa warns about the faq/advice intents found in more than one file (the
+# retrieval intents' responses live in data/responses/) and about response
+# selector data without a ResponseSelector (LexicalIntentClassifier selects the
+# answers): both expected.
 $(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
-	$(RASA) train --fixed-model-name ketamine-aid --out models
+	@echo "==> Training the model ($(MODEL); data or config changed; about a minute)"
+	@$(RASA) train --quiet --fixed-model-name ketamine-aid --out models
 	@touch $@
 
 train: $(MODEL)
 
+# ruff (pinned in requirements.lock, config in ruff.toml): lint, then format check.
+lint: $(INSTALLED)
+	@echo "==> Linting (ruff check, ruff format --check)"
+	@$(BIN)/ruff check --quiet .
+	@$(BIN)/ruff format --check --quiet .
+
 validate: $(INSTALLED)
-	$(RASA) data validate --fail-on-warnings
+	@echo "==> Validating the training data (rasa data validate)"
+	@$(RASA) data validate --quiet --fail-on-warnings
 
 # Conversations, logs and the staff token live here: this user only.
 state:
@@ -75,6 +89,7 @@ actions: $(INSTALLED)
 	SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT)
 
 run: $(MODEL) state
+	@echo "==> Starting the action server, the sample clinic site and the bot"
 	@SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT) > $(STATE)/actions.log 2>&1 & \
 	actions_pid=$$!; \
 	$(PY) -m bot.widget_server --port $(WIDGET_PORT) --bot-url http://127.0.0.1:$(RASA_PORT) > $(STATE)/widget.log 2>&1 & \
@@ -87,6 +102,7 @@ run: $(MODEL) state
 	$(RASA) run --model $(MODEL) --interface $(RASA_HOST) --port $(RASA_PORT) --cors $(WIDGET_ORIGINS)
 
 shell: $(MODEL) state
+	@echo "==> Starting the action server and the bot in this terminal"
 	@SANIC_HOST=$(ACTIONS_HOST) $(RASA) run actions --port $(ACTIONS_PORT) > $(STATE)/actions.log 2>&1 & \
 	actions_pid=$$!; trap 'kill $$actions_pid 2>/dev/null' EXIT INT TERM HUP; \
 	$(RASA) shell --model $(MODEL) --interface $(RASA_HOST) --port $(RASA_PORT)
@@ -99,10 +115,11 @@ browser-deps:
 	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
-test: validate $(MODEL) browser-deps cluster-deps
-	$(PY) -m pytest --ignore=tests/cluster
-	$(MAKE) test-stories
-	$(MAKE) test-cluster
+test: lint validate $(MODEL) browser-deps cluster-deps
+	@echo "==> Running the tests (pytest; the browser tests start real servers)"
+	@$(PY) -m pytest --ignore=tests/cluster
+	@$(MAKE) --no-print-directory test-stories
+	@$(MAKE) --no-print-directory test-cluster
 
 # --- several replicas on PostgreSQL + Redis behind HAProxy (README: "Cluster") ---
 REPLICAS ?= 2
@@ -117,7 +134,8 @@ cluster: $(MODEL) cluster-deps
 
 # Real PostgreSQL, Redis, HAProxy and Rasa replicas on free loopback ports.
 test-cluster: $(MODEL) cluster-deps
-	$(PY) -m pytest tests/cluster
+	@echo "==> Running the cluster tests (PostgreSQL, Redis, HAProxy, two replicas; about 2.5 minutes)"
+	@$(PY) -m pytest tests/cluster
 
 bench: $(MODEL)
 	$(PY) -m bench.run --model $(MODEL)
@@ -128,7 +146,8 @@ blind: $(MODEL)
 	@for set in $(BLIND_SETS); do $(PY) scripts/blind_eval.py $$set || exit 1; done
 
 test-stories: $(MODEL)
-	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
+	@echo "==> Running the test stories (rasa test core)"
+	@$(RASA) test core --quiet --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
 
 cross-validate: $(INSTALLED)
 	$(RASA) test nlu --nlu data --cross-validation --folds 5 --out results/cross-validation

@@ -27,6 +27,7 @@ Starting any decision-aid tool ends a form that is still open (the person has
 moved on); an FAQ or other question asked inside a form is answered by its own
 rule and the form then asks its question again.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -39,8 +40,14 @@ from rasa_sdk.types import DomainDict
 from bot import decision_aid as da
 from bot.decision_aid import Reply
 
-CLINIC_SLOTS = ("clinic_name", "clinic_phone", "clinic_hours", "clinic_address",
-                "clinic_booking_url", "clinic_treatments")
+CLINIC_SLOTS = (
+    "clinic_name",
+    "clinic_phone",
+    "clinic_hours",
+    "clinic_address",
+    "clinic_booking_url",
+    "clinic_treatments",
+)
 SPANISH_FIELDS = ("clinic_hours", "clinic_treatments")
 LANGUAGE_SLOT = "language"
 CONTEXT_SLOT = "da_context"
@@ -49,11 +56,54 @@ VALUES_FORM, CHECKLIST_FORM = "values_form", "checklist_form"
 FAQ_INTENT = "faq"
 # Intents whose message is a question to answer, not an answer to the form.
 QUESTION_INTENTS = {"faq", "advice", "crisis"}
-QUESTION_WORDS = ("what", "how", "why", "when", "where", "who", "which", "is", "are", "do",
-                  "does", "can", "could", "will", "would", "should", "tell",
-                  "qué", "que", "cómo", "como", "por", "cuándo", "cuando", "dónde", "donde", "quién",
-                  "cuál", "cual", "cuánto", "cuanto", "cuánta", "cuanta", "es", "son", "puedo", "puede",
-                  "hay", "dime", "¿qué", "¿cómo", "¿cuál", "¿cuánto", "¿es", "¿puedo", "¿hay")
+QUESTION_WORDS = (
+    "what",
+    "how",
+    "why",
+    "when",
+    "where",
+    "who",
+    "which",
+    "is",
+    "are",
+    "do",
+    "does",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "tell",
+    "qué",
+    "que",
+    "cómo",
+    "como",
+    "por",
+    "cuándo",
+    "cuando",
+    "dónde",
+    "donde",
+    "quién",
+    "cuál",
+    "cual",
+    "cuánto",
+    "cuanto",
+    "cuánta",
+    "cuanta",
+    "es",
+    "son",
+    "puedo",
+    "puede",
+    "hay",
+    "dime",
+    "¿qué",
+    "¿cómo",
+    "¿cuál",
+    "¿cuánto",
+    "¿es",
+    "¿puedo",
+    "¿hay",
+)
 # Channels that only show text: `rasa shell` would print the JSON payload
 # after the plain text, and a phone line reads text aloud.
 TEXT_ONLY_CHANNELS = {"cmdline", "twilio", "twilio_voice", "audiocodes", "vonage"}
@@ -76,8 +126,13 @@ def clinic(tracker: Tracker) -> Dict[str, Any]:
     if tracker.get_slot(LANGUAGE_SLOT) == "es":
         # The Spanish texts name {clinic_treatments_es} / {clinic_hours_es}; fill
         # them from the profile's Spanish fields.
-        values.update({f"{name}_es": tracker.get_slot(f"{name}_es") for name in SPANISH_FIELDS
-                       if tracker.get_slot(f"{name}_es")})
+        values.update(
+            {
+                f"{name}_es": tracker.get_slot(f"{name}_es")
+                for name in SPANISH_FIELDS
+                if tracker.get_slot(f"{name}_es")
+            }
+        )
     return values
 
 
@@ -87,7 +142,9 @@ def wants_text_only(tracker: Tracker) -> bool:
     A client can also ask for text only with message metadata ``{"text_only": true}``.
     """
     metadata = (tracker.latest_message or {}).get("metadata") or {}
-    return bool(metadata.get("text_only")) or tracker.get_latest_input_channel() in TEXT_ONLY_CHANNELS
+    return (
+        bool(metadata.get("text_only")) or tracker.get_latest_input_channel() in TEXT_ONLY_CHANNELS
+    )
 
 
 def say(dispatcher: CollectingDispatcher, reply: Reply, tracker: Optional[Tracker] = None) -> None:
@@ -134,15 +191,83 @@ def leave_open_form(tracker: Tracker) -> List[EventType]:
     return []
 
 
-FOLLOW_UP_STARTS = ("and", "what about", "how about", "and what about", "what of", "same for",
-                    "also", "now", "ok and", "okay and",
-                    "y", "y qué tal", "y que tal", "qué tal", "que tal", "y con", "y para", "y en",
-                    "lo mismo para", "también", "tambien", "ahora", "ok y", "y el", "y la")
-FILLER = {"the", "a", "an", "one", "ones", "option", "options", "ketamine", "please", "then",
-          "too", "also", "and", "what", "about", "how", "now", "ok", "okay", "for", "same", "of",
-          "y", "el", "la", "los", "las", "lo", "de", "del", "con", "para", "en", "qué", "que",
-          "tal", "opción", "opcion", "opciones", "ketamina", "por", "favor", "también", "tambien",
-          "ahora", "mismo", "igual", "entonces"}
+FOLLOW_UP_STARTS = (
+    "and",
+    "what about",
+    "how about",
+    "and what about",
+    "what of",
+    "same for",
+    "also",
+    "now",
+    "ok and",
+    "okay and",
+    "y",
+    "y qué tal",
+    "y que tal",
+    "qué tal",
+    "que tal",
+    "y con",
+    "y para",
+    "y en",
+    "lo mismo para",
+    "también",
+    "tambien",
+    "ahora",
+    "ok y",
+    "y el",
+    "y la",
+)
+FILLER = {
+    "the",
+    "a",
+    "an",
+    "one",
+    "ones",
+    "option",
+    "options",
+    "ketamine",
+    "please",
+    "then",
+    "too",
+    "also",
+    "and",
+    "what",
+    "about",
+    "how",
+    "now",
+    "ok",
+    "okay",
+    "for",
+    "same",
+    "of",
+    "y",
+    "el",
+    "la",
+    "los",
+    "las",
+    "lo",
+    "de",
+    "del",
+    "con",
+    "para",
+    "en",
+    "qué",
+    "que",
+    "tal",
+    "opción",
+    "opcion",
+    "opciones",
+    "ketamina",
+    "por",
+    "favor",
+    "también",
+    "tambien",
+    "ahora",
+    "mismo",
+    "igual",
+    "entonces",
+}
 
 
 def is_elliptical(text: Text) -> bool:
@@ -168,12 +293,21 @@ def looks_like_question(text: Text) -> bool:
 # ----------------------------------------------------------------------
 # The comparison
 # ----------------------------------------------------------------------
-def compare(dispatcher: CollectingDispatcher, tracker: Tracker,
-            options: List[Text], dimensions: List[Text], intent: Optional[Text]) -> List[EventType]:
+def compare(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    options: List[Text],
+    dimensions: List[Text],
+    intent: Optional[Text],
+) -> List[EventType]:
     """Shows the view the person asked for and remembers it for follow-ups."""
     content = aid(tracker)
     in_context = tracker.get_slot(CONTEXT_SLOT) == COMPARE
-    focus = content.valid(tracker.get_slot("da_options") or [], content.option_ids) if in_context else []
+    focus = (
+        content.valid(tracker.get_slot("da_options") or [], content.option_ids)
+        if in_context
+        else []
+    )
     view = tracker.get_slot("da_view") if in_context else None
     everything = list(content.option_ids)
 
@@ -208,7 +342,11 @@ def compare(dispatcher: CollectingDispatcher, tracker: Tracker,
         option = options[0]
         if focus and view and view != "menu":
             # "and compounded?": add it to what is on screen, or show it alone.
-            shown = content.valid(focus + [option], content.option_ids) if option not in focus else [option]
+            shown = (
+                content.valid(focus + [option], content.option_ids)
+                if option not in focus
+                else [option]
+            )
             dims = [view] if view in content.dimension_ids else None
             reply = content.table(shown, dims, clinic(tracker))
         else:
@@ -232,19 +370,23 @@ class ActionDaCompare(Action):
     def name(self) -> Text:
         return "action_da_compare"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         content = aid(tracker)
         text = user_text(tracker)
-        options = content.valid(entity_values(tracker, "option"), content.option_ids) \
-            or content.find_options(text)
-        dimensions = content.valid(entity_values(tracker, "dimension"), content.dimension_ids) \
-            or content.find_dimensions(text)
+        options = content.valid(
+            entity_values(tracker, "option"), content.option_ids
+        ) or content.find_options(text)
+        dimensions = content.valid(
+            entity_values(tracker, "dimension"), content.dimension_ids
+        ) or content.find_dimensions(text)
         return compare(dispatcher, tracker, options, dimensions, intent_of(tracker))
 
 
-def troubleshoot(dispatcher: CollectingDispatcher, tracker: Tracker,
-                 situation: Optional[Text]) -> List[EventType]:
+def troubleshoot(
+    dispatcher: CollectingDispatcher, tracker: Tracker, situation: Optional[Text]
+) -> List[EventType]:
     say(dispatcher, aid(tracker).troubleshooting(situation), tracker)
     return leave_open_form(tracker) + [SlotSet(CONTEXT_SLOT, TROUBLESHOOT)]
 
@@ -262,8 +404,9 @@ class ActionDaFollowup(Action):
     def name(self) -> Text:
         return "action_da_followup"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         content = aid(tracker)
         context = tracker.get_slot(CONTEXT_SLOT)
         text = user_text(tracker)
@@ -301,8 +444,9 @@ class ActionDaStop(Action):
     def name(self) -> Text:
         return "action_da_stop"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, aid(tracker).stop(), tracker)
         return leave_open_form(tracker) + [
             SlotSet(CONTEXT_SLOT, None),
@@ -322,8 +466,9 @@ class ActionAskDaValues(Action):
     def name(self) -> Text:
         return "action_ask_da_values"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, aid(tracker).values_question(), tracker)
         return _context_reset(tracker)
 
@@ -354,8 +499,9 @@ class ValidateValuesForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_values_form"
 
-    async def extract_da_values(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_da_values(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if not fresh_user_turn(tracker, VALUES_FORM):
             return {}
         content = aid(tracker)
@@ -369,10 +515,16 @@ class ValidateValuesForm(FormValidationAction):
             values = content.find_values(text)
         return {"da_values": values} if values else {}
 
-    def validate_da_values(self, slot_value: Any, dispatcher: CollectingDispatcher,
-                           tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        values = aid(tracker).valid(slot_value if isinstance(slot_value, list) else [slot_value],
-                             aid(tracker).value_ids)
+    def validate_da_values(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        values = aid(tracker).valid(
+            slot_value if isinstance(slot_value, list) else [slot_value], aid(tracker).value_ids
+        )
         return {"da_values": values or None}
 
 
@@ -382,8 +534,9 @@ class ActionValuesSummary(Action):
     def name(self) -> Text:
         return "action_values_summary"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         content = aid(tracker)
         form_just_finished = tracker.latest_action_name == VALUES_FORM
         if form_just_finished:
@@ -398,10 +551,14 @@ class ActionValuesSummary(Action):
         values = content.valid(values, content.value_ids)
         for reply in content.values_view(values, clinic(tracker)):
             say(dispatcher, reply, tracker)
-        return leave_open_form(tracker) + _context_reset(tracker) + [
-            SlotSet("da_values_shown", values or None),
-            SlotSet("da_values", None),
-        ]
+        return (
+            leave_open_form(tracker)
+            + _context_reset(tracker)
+            + [
+                SlotSet("da_values_shown", values or None),
+                SlotSet("da_values", None),
+            ]
+        )
 
 
 # ----------------------------------------------------------------------
@@ -415,8 +572,9 @@ class _AskChecklist:
     def name(self) -> Text:
         return f"action_ask_{self.slot}"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, aid(tracker).checklist_question(self.slot), tracker)
         return _context_reset(tracker)
 
@@ -447,8 +605,9 @@ class ActionChecklistSummary(Action):
     def name(self) -> Text:
         return "action_checklist_summary"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         content = aid(tracker)
         answers = {slot: tracker.get_slot(slot) for slot in content.checklist_slots}
         say(dispatcher, content.checklist_summary(answers), tracker)
@@ -463,12 +622,16 @@ class ActionTroubleshoot(Action):
     def name(self) -> Text:
         return "action_troubleshoot"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         content = aid(tracker)
         chosen = entity_values(tracker, "situation")
-        situation = da.ALL if da.ALL in chosen else next(
-            iter(content.valid(chosen, content.situation_ids)), None)
+        situation = (
+            da.ALL
+            if da.ALL in chosen
+            else next(iter(content.valid(chosen, content.situation_ids)), None)
+        )
         if situation is None and user_text(tracker):
             situation = content.find_situation(user_text(tracker))
         return troubleshoot(dispatcher, tracker, situation)
@@ -478,8 +641,9 @@ class ActionQuestionsToAsk(Action):
     def name(self) -> Text:
         return "action_questions_to_ask"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         say(dispatcher, aid(tracker).questions(), tracker)
         return leave_open_form(tracker) + _context_reset(tracker)
 
@@ -488,8 +652,9 @@ class ActionTherapistReferral(Action):
     def name(self) -> Text:
         return "action_therapist_referral"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
         part = "role" if intent_of(tracker) == da.INTENT_THERAPIST_ROLE else "criteria"
         say(dispatcher, aid(tracker).therapist(part), tracker)
         return leave_open_form(tracker) + _context_reset(tracker)

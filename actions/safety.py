@@ -5,6 +5,7 @@ nothing (bot/safety/dialogue.py decides when this runs).
 It only picks WHICH reviewed response to send, from what NLU found in that
 earlier message; it never writes text of its own.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -15,9 +16,19 @@ from rasa_sdk.types import DomainDict
 
 RETRIEVAL_INTENTS = ("faq", "advice")
 # Intents that say nothing to answer (or that the safety layer already answered).
-NOTHING_TO_ANSWER = {"crisis", "nlu_fallback", "out_of_scope", "affirm", "deny", "not_sure",
-                     "greet", "thank", "goodbye", "empty_input"}
-PROMPT_RESPONSE = "utter_affirm"   # "What would you like to know next?"
+NOTHING_TO_ANSWER = {
+    "crisis",
+    "nlu_fallback",
+    "out_of_scope",
+    "affirm",
+    "deny",
+    "not_sure",
+    "greet",
+    "thank",
+    "goodbye",
+    "empty_input",
+}
+PROMPT_RESPONSE = "utter_affirm"  # "What would you like to know next?"
 
 
 def _earlier_question(events: List[Dict[Text, Any]]) -> Optional[Dict[Text, Any]]:
@@ -47,8 +58,11 @@ class ActionRiskAnswer(Action):
     def name(self) -> Text:
         return "action_risk_answer"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: DomainDict) -> List[Dict[Text, Any]]:
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         responses = domain.get("responses") or {}
-        dispatcher.utter_message(response=response_for(_earlier_question(tracker.events), responses))
+        dispatcher.utter_message(
+            response=response_for(_earlier_question(tracker.events), responses)
+        )
         return []

@@ -1,7 +1,7 @@
 """A/B measurement of speed levers on this bot, interleaved in one run.
 
     .venv/bin/python -m bench.ab --model models/ketamine-aid.tar.gz \\
-        --variant "tf1:TF_INTRA_OP_PARALLELISM_THREADS=1,TF_INTER_OP_PARALLELISM_THREADS=1" \\
+        --variant "arena2:MALLOC_ARENA_MAX=2" \\
         --variant "memory-store:TRACKER=memory" \\
         --variant "small-rs@/tmp/x/ketamine-aid.tar.gz" --rounds 2 --record
 
@@ -15,6 +15,7 @@ the figure least disturbed by other work on the machine.
 With --record, one line per variant goes to the "Lever measurements" table of
 bench/results/history.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from bench import procs
 from bench.run import HISTORY_HEADER, RESULTS, Budget, insert_row, log, serve_and_measure
-from tests.servers import MODEL
+from scripts.servers import MODEL
 
 LEVER_HEADER = """## Lever measurements
 
@@ -38,7 +39,7 @@ message is the least noisy figure).
 
 | Date (UTC) | Machine | Commit | Load | Lever | p50 | p95 | Throughput (20 senders) | CPU/msg | RSS (Rasa) | Ready | vs base (CPU/msg, p50, throughput) |
 |---|---|---|---|---|---|---|---|---|---|---|---|
-"""
+"""  # noqa: E501 - a markdown table row is one line
 
 
 def parse_variant(spec: str, default_model: Path) -> Dict[str, Any]:
@@ -49,8 +50,12 @@ def parse_variant(spec: str, default_model: Path) -> Dict[str, Any]:
         key, _, value = pair.partition("=")
         env[key.strip()] = value.strip()
     tracker = env.pop("TRACKER", "sql")
-    return {"name": name, "model": Path(model) if model else default_model, "env": env,
-            "tracker": tracker}
+    return {
+        "name": name,
+        "model": Path(model) if model else default_model,
+        "env": env,
+        "tracker": tracker,
+    }
 
 
 def med(values: Sequence[Optional[float]]) -> Optional[float]:
@@ -82,9 +87,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for v in variants:
                 budget.check(f"round {rnd + 1} {v['name']}")
                 log(f"round {rnd + 1}/{args.rounds}: {v['name']}")
-                results[v["name"]].append(serve_and_measure(
-                    "ours", v["model"], work, counts, budget, extra_env=v["env"],
-                    tracker=v["tracker"]))
+                results[v["name"]].append(
+                    serve_and_measure(
+                        "ours",
+                        v["model"],
+                        work,
+                        counts,
+                        budget,
+                        extra_env=v["env"],
+                        tracker=v["tracker"],
+                    )
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -108,7 +121,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for v in variants:
         s = summary[v["name"]]
 
-        def rel(key: str) -> str:
+        def rel(key: str, s: Dict[str, Any] = s) -> str:
             return f"{s[key] / base[key]:.2f}x" if s[key] and base[key] else "n/a"
 
         lever = v["name"]
@@ -137,8 +150,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not history.exists():
             history.write_text(HISTORY_HEADER)
         for row in rows:
-            insert_row(RESULTS / "history.md", "| Date (UTC) | Machine | Commit | Load | Lever |",
-                       row, LEVER_HEADER)
+            insert_row(
+                RESULTS / "history.md",
+                "| Date (UTC) | Machine | Commit | Load | Lever |",
+                row,
+                LEVER_HEADER,
+            )
         log(f"recorded {len(rows)} lines in {RESULTS / 'history.md'}")
     return 0
 

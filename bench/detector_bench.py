@@ -12,6 +12,7 @@ It also prints how each one does on the same data (recall on crisis messages,
 share of near misses not flagged), because the baseline is only cheaper, not
 comparable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,16 +32,64 @@ from bot.safety import crisis, text  # noqa: E402
 
 # A plain keyword filter: the phrases a simple substring check would use.
 BASELINE_PHRASES = [
-    "suicid", "kill myself", "kms", "unalive", "end my life", "end it all", "want to die", "wanna die",
-    "better off dead", "better off without me", "better off gone", "without me", "wish i was dead",
-    "don't want to live", "dont want to live", "don't want to wake up", "no reason to live",
-    "nothing to live for", "can't go on", "cant go on", "take my own life", "goodbye note",
-    "suicide note", "my affairs", "last message", "self harm", "self-harm", "selfharm", "cutting",
-    "cut myself", "hurt myself", "burn myself", "overdose", "overdosed", "took all my pills",
-    "handful of", "won't wake up", "not breathing", "can't breathe", "chest pain", "seizure",
-    "passed out", "kill my", "kill someone", "hurt someone", "lethal", "how many pills", "kill me",
-    "tallest bridge", "quiero morir", "me quiero matar", "suicidarme", "terminar con todo",
-    "mejor sin mí", "mejor sin mi", "me corto", "pastillas", "no quiero seguir viviendo",
+    "suicid",
+    "kill myself",
+    "kms",
+    "unalive",
+    "end my life",
+    "end it all",
+    "want to die",
+    "wanna die",
+    "better off dead",
+    "better off without me",
+    "better off gone",
+    "without me",
+    "wish i was dead",
+    "don't want to live",
+    "dont want to live",
+    "don't want to wake up",
+    "no reason to live",
+    "nothing to live for",
+    "can't go on",
+    "cant go on",
+    "take my own life",
+    "goodbye note",
+    "suicide note",
+    "my affairs",
+    "last message",
+    "self harm",
+    "self-harm",
+    "selfharm",
+    "cutting",
+    "cut myself",
+    "hurt myself",
+    "burn myself",
+    "overdose",
+    "overdosed",
+    "took all my pills",
+    "handful of",
+    "won't wake up",
+    "not breathing",
+    "can't breathe",
+    "chest pain",
+    "seizure",
+    "passed out",
+    "kill my",
+    "kill someone",
+    "hurt someone",
+    "lethal",
+    "how many pills",
+    "kill me",
+    "tallest bridge",
+    "quiero morir",
+    "me quiero matar",
+    "suicidarme",
+    "terminar con todo",
+    "mejor sin mí",
+    "mejor sin mi",
+    "me corto",
+    "pastillas",
+    "no quiero seguir viviendo",
 ]
 
 
@@ -89,7 +138,7 @@ def main() -> None:
     load_s = time.perf_counter() - started
 
     def uncached_detect(t: str) -> crisis.CrisisResult:
-        text._tokenize_cached.cache_clear()   # no cache at all: the full work every time
+        text._tokenize_cached.cache_clear()  # no cache at all: the full work every time
         return crisis._detect(t)
 
     uncached = _time(uncached_detect, texts, args.repeat)
@@ -104,8 +153,11 @@ def main() -> None:
         precision = sum(not fn(t) for t in near_texts) / len(near_texts)
         return f"crisis recall {recall:6.1%}  near misses not flagged {precision:6.1%}"
 
-    print(f"messages: {len(crisis_texts)} crisis + {len(near_texts)} near misses, x{args.repeat} passes;"
-          f" pipeline load (first call) {load_s:.2f}s")
+    print(
+        f"messages: {len(crisis_texts)} crisis + {len(near_texts)} near misses,"
+        f" x{args.repeat} passes;"
+        f" pipeline load (first call) {load_s:.2f}s"
+    )
     print(f"{'':22} {'mean us':>9} {'p95 us':>9}   quality on the same data")
     rows = [
         ("detector (uncached)", uncached, quality(lambda t: uncached_detect(t).is_crisis)),

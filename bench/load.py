@@ -3,6 +3,7 @@
 Loopback only; every request has a timeout and every phase a fixed number of
 requests, so a stuck server cannot keep the benchmark running.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -72,7 +73,11 @@ def summary(values: Sequence[float]) -> Dict[str, float]:
 
 
 async def _send(
-    session: aiohttp.ClientSession, url: str, sender: str, category: str, text: str,
+    session: aiohttp.ClientSession,
+    url: str,
+    sender: str,
+    category: str,
+    text: str,
     expect: Optional[str],
 ) -> Sample:
     start = time.perf_counter()
@@ -86,8 +91,9 @@ async def _send(
                 joined = " ".join(str(r.get("text") or "") for r in body)
                 ok = expect in joined
                 status = "ok" if ok else f"reply lacks {expect!r}: {joined[:80]!r}"
-            return Sample(category, text, seconds, ok, len(body) if isinstance(body, list) else 0,
-                          status)
+            return Sample(
+                category, text, seconds, ok, len(body) if isinstance(body, list) else 0, status
+            )
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
         return Sample(category, text, time.perf_counter() - start, False, 0, repr(error)[:120])
 
@@ -102,13 +108,26 @@ def _session(limit: int) -> aiohttp.ClientSession:
 Message = Tuple[str, str, Optional[str]]  # (category, text, expected substring or None)
 
 _VARIANTS = (
-    lambda t: t, lambda t: t + "?", lambda t: t[:1].upper() + t[1:],
-    lambda t: t[:1].upper() + t[1:] + "?", lambda t: t + ".", lambda t: t + "!",
-    lambda t: t[:1].upper() + t[1:] + ".", lambda t: t + " ?", lambda t: t + "??",
-    lambda t: t[:1].upper() + t[1:] + "!", lambda t: t + "...", lambda t: t + " !",
-    lambda t: t[:1].upper() + t[1:] + "??", lambda t: t[:1].upper() + t[1:] + " ?",
-    lambda t: t + "?!", lambda t: t[:1].upper() + t[1:] + "?!", lambda t: t + " .",
-    lambda t: t[:1].upper() + t[1:] + "...", lambda t: t + "!!", lambda t: t + " ??",
+    lambda t: t,
+    lambda t: t + "?",
+    lambda t: t[:1].upper() + t[1:],
+    lambda t: t[:1].upper() + t[1:] + "?",
+    lambda t: t + ".",
+    lambda t: t + "!",
+    lambda t: t[:1].upper() + t[1:] + ".",
+    lambda t: t + " ?",
+    lambda t: t + "??",
+    lambda t: t[:1].upper() + t[1:] + "!",
+    lambda t: t + "...",
+    lambda t: t + " !",
+    lambda t: t[:1].upper() + t[1:] + "??",
+    lambda t: t[:1].upper() + t[1:] + " ?",
+    lambda t: t + "?!",
+    lambda t: t[:1].upper() + t[1:] + "?!",
+    lambda t: t + " .",
+    lambda t: t[:1].upper() + t[1:] + "...",
+    lambda t: t + "!!",
+    lambda t: t + " ??",
 )
 
 
@@ -123,8 +142,12 @@ def variant(text: str, n: int) -> str:
 
 
 async def sequential(
-    url: str, messages: Sequence[Message], count: int, turns_per_sender: int = 5,
-    tag: str = "seq", offset: int = 0,
+    url: str,
+    messages: Sequence[Message],
+    count: int,
+    turns_per_sender: int = 5,
+    tag: str = "seq",
+    offset: int = 0,
 ) -> Phase:
     """`count` requests one after another; a new conversation every few turns."""
     phase = Phase()
@@ -142,8 +165,12 @@ async def sequential(
 
 
 async def concurrent(
-    url: str, messages: Sequence[Message], senders: int, per_sender: int,
-    tag: str = "conc", offset: int = 0,
+    url: str,
+    messages: Sequence[Message],
+    senders: int,
+    per_sender: int,
+    tag: str = "conc",
+    offset: int = 0,
 ) -> Phase:
     """`senders` simulated visitors at once, each sending `per_sender` messages back to back."""
     phase = Phase()

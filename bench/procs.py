@@ -1,4 +1,5 @@
 """Machine facts and process measurements (Linux /proc only, no extra packages)."""
+
 from __future__ import annotations
 
 import os
@@ -43,6 +44,7 @@ def loadavg() -> str:
 
 def git_commit() -> str:
     """Short commit of the work tree, with "+dirty" when files differ from it (read-only git)."""
+
     def run(*args: str) -> str:
         try:
             return subprocess.run(

@@ -18,6 +18,7 @@ Prints, per message (mean over the measured messages, after warm-up):
   action server round trips;
 - cProfile self time grouped by package (TensorFlow, SQLAlchemy, spaCy, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 from bench import procs  # noqa: E402
 from bench.load import variant  # noqa: E402
 from bench.run import message_set  # noqa: E402
-from tests.servers import MODEL, ROOT, ActionServer  # noqa: E402
+from scripts.servers import MODEL, ROOT, ActionServer  # noqa: E402
 
 
 class Timer:
@@ -59,10 +60,6 @@ class Timer:
             self.total[label] += seconds
             self.calls[label] += 1
 
-    def reset(self) -> None:
-        self.total.clear()
-        self.calls.clear()
-
 
 TIMER = Timer()
 
@@ -73,6 +70,7 @@ def wrap(owner: Any, attr: str, label: str | Callable[..., str]) -> None:
     name = (lambda *a, **k: label) if isinstance(label, str) else label
 
     if asyncio.iscoroutinefunction(original):
+
         @functools.wraps(original)
         async def awrapper(*args, **kwargs):
             start = time.perf_counter()
@@ -80,8 +78,10 @@ def wrap(owner: Any, attr: str, label: str | Callable[..., str]) -> None:
                 return await original(*args, **kwargs)
             finally:
                 TIMER.add(name(*args, **kwargs), time.perf_counter() - start)
+
         setattr(owner, attr, staticmethod(awrapper) if static else awrapper)
     else:
+
         @functools.wraps(original)
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
@@ -89,6 +89,7 @@ def wrap(owner: Any, attr: str, label: str | Callable[..., str]) -> None:
                 return original(*args, **kwargs)
             finally:
                 TIMER.add(name(*args, **kwargs), time.perf_counter() - start)
+
         setattr(owner, attr, staticmethod(wrapper) if static else wrapper)
 
 
@@ -116,8 +117,12 @@ def instrument() -> None:
     wrap(graph.GraphNode, "__call__", node_label)
     from bot.tracker_store import CachedSQLTrackerStore
 
-    for cls in {tracker_store.SQLTrackerStore, tracker_store.InMemoryTrackerStore,
-                tracker_store.TrackerStore, CachedSQLTrackerStore}:
+    for cls in {
+        tracker_store.SQLTrackerStore,
+        tracker_store.InMemoryTrackerStore,
+        tracker_store.TrackerStore,
+        CachedSQLTrackerStore,
+    }:
         for meth in ("retrieve", "save", "retrieve_full_tracker"):
             if meth in cls.__dict__:
                 wrap(cls, meth, f"   {cls.__name__}.{meth}")
@@ -131,7 +136,10 @@ PACKAGES = [
     ("SQLAlchemy + sqlite", ("sqlalchemy", "sqlite3")),
     ("spaCy (crisis detector)", ("spacy", "thinc", "srsly", "cymem", "preshed")),
     ("bot/ (our code)", (str(ROOT / "bot") + "/", str(ROOT / "actions") + "/")),
-    ("jsonschema (Rasa validating action server replies)", ("jsonschema", "pyrsistent", "attr", "attrs")),
+    (
+        "jsonschema (Rasa validating action server replies)",
+        ("jsonschema", "pyrsistent", "attr", "attrs"),
+    ),
     ("numpy/scipy/sklearn", ("numpy", "scipy", "sklearn")),
     ("rasa", ("/rasa/",)),
     ("rasa_sdk/aiohttp", ("rasa_sdk", "aiohttp", "sanic", "httptools")),
@@ -148,7 +156,11 @@ def group_of(filename: str) -> str:
             if key.startswith("/"):
                 if key in filename:
                     return label
-            elif f"/{key}/" in filename or filename.endswith(f"/{key}.py") or filename.startswith(f"<{key}"):
+            elif (
+                f"/{key}/" in filename
+                or filename.endswith(f"/{key}.py")
+                or filename.startswith(f"<{key}")
+            ):
                 return label
     if filename.startswith("~") or filename.startswith("<built-in"):
         return "builtins (C calls)"
@@ -164,33 +176,31 @@ def by_package(stats: pstats.Stats) -> List[Tuple[str, float]]:
             continue
         for (caller_file, _l, _f), value in callers.items():
             caller_tt = value[2] if isinstance(value, tuple) else 0.0
-            totals[group_of(caller_file) + " (C code it calls)"
-                   if group_of(caller_file) != "other" else "C code called from other"] += caller_tt
+            totals[
+                group_of(caller_file) + " (C code it calls)"
+                if group_of(caller_file) != "other"
+                else "C code called from other"
+            ] += caller_tt
     return sorted(totals.items(), key=lambda kv: -kv[1])
 
 
 async def run(args: argparse.Namespace) -> None:
+    # Same logging and TensorFlow set-up as the `rasa` command line.
+    import logging
+
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.tracker_store import InMemoryTrackerStore
-    from rasa.utils.endpoints import EndpointConfig
-
-    # Same logging and TensorFlow set-up as the `rasa` command line.
-    import logging
     from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.endpoints import EndpointConfig
     from rasa.utils.log_utils import configure_structlog
     from rasa.utils.tensorflow import environment as tf_env
 
-    configure_logging_and_warnings(logging.INFO, None, warn_only_once=True,
-                                   filter_repeated_logs=True)
+    configure_logging_and_warnings(
+        logging.INFO, None, warn_only_once=True, filter_repeated_logs=True
+    )
     tf_env.setup_tf_environment()
     configure_structlog(logging.INFO)
-
-    # Proposed changes to measure (bench/proposals), applied before the model
-    # loads, as bench/patched_rasa.py does for the server.
-    import importlib
-    for name in filter(None, os.environ.get("BENCH_PATCHES", "").replace("+", ",").split(",")):
-        importlib.import_module(f"bench.proposals.{name.strip()}")
 
     starter = args.starter is not None
     bot = "starter" if starter else "ours"
@@ -217,17 +227,22 @@ async def run(args: argparse.Namespace) -> None:
         load_s = time.perf_counter() - t0
 
         if starter:
+
             async def send(text: str, sender: str):
                 out = CollectingOutputChannel()
                 await agent.handle_message(UserMessage(text, out, sender))
                 return out.messages
         else:
+            from bot import channels
             from bot.channels import SafeRestInput
-            channel = SafeRestInput()
+
+            # As Rasa builds it from credentials.yml (this applies bot/rasa_patches.py).
+            channel = SafeRestInput.from_credentials(None)
 
             async def send(text: str, sender: str):
                 return await channel._handle(agent, agent.handle_message, sender, text, None)
-            wrap(SafeRestInput, "_last_message_time", "0.1 channel: first-turn check (tracker read)")
+
+            wrap(channels, "_opened_session", "0.1 channel: first-turn check (tracker read)")
 
         messages = message_set(bot)
         instrument()
@@ -263,13 +278,23 @@ async def run(args: argparse.Namespace) -> None:
         def print(line: str = "") -> None:  # noqa: A001 - collect the report
             out.append(line)
 
-        print(f"\n## In-process profile: {'Rasa starter' if starter else 'this'} bot ({model.name})\n")
-        print(f"Agent.load: {load_s:.1f} s; RSS after warm-up (this process): {rss:.0f} MiB; "
-              f"load average {procs.loadavg()}; {n} messages after {args.warmup} warm-up.\n")
+        print(
+            f"\n## In-process profile: {'Rasa starter' if starter else 'this'} bot ({model.name})\n"
+        )
+        print(
+            f"Agent.load: {load_s:.1f} s; RSS after warm-up (this process): {rss:.0f} MiB; "
+            f"load average {procs.loadavg()}; {n} messages after {args.warmup} warm-up.\n"
+        )
         print("| Stage (inclusive, nested by number) | ms per message | calls per message |")
         print("|---|---:|---:|")
         total, calls = timed
-        for label in sorted(total, key=lambda l: (l.startswith("   "), l if not l.startswith("   ") else -total[l])):
+        for label in sorted(
+            total,
+            key=lambda name: (
+                name.startswith("   "),
+                name if not name.startswith("   ") else -total[name],
+            ),
+        ):
             if label.startswith("0 by kind"):
                 per = total[label] / calls[label]
                 print(f"| {label} | {1000 * per:.1f} (mean of {calls[label]}) | |")
@@ -278,8 +303,10 @@ async def run(args: argparse.Namespace) -> None:
 
         stats = pstats.Stats(profiler)
         whole = sum(v[2] for v in stats.stats.values())
-        print(f"\ncProfile self time by package ({n} messages, {1000 * whole / n:.1f} ms "
-              f"per message under the profiler):\n")
+        print(
+            f"\ncProfile self time by package ({n} messages, {1000 * whole / n:.1f} ms "
+            f"per message under the profiler):\n"
+        )
         print("| Package | ms per message | share |")
         print("|---|---:|---:|")
         for label, secs in by_package(stats):

@@ -1,7 +1,5 @@
 """The ketamine-therapy decision aid: the project's own Python package.
 
-- bot.safety: rule-based crisis and personal-advice detectors (spaCy).
-- bot.nlu_components / bot.policies: how Rasa uses those detectors.
-- bot.channels: the hardened REST channel.
-- bot.content: the approved answers (read from the domain) for the staff console.
+What each module is for: README.md, "Layout" (one line per module; a test
+checks that the table names every module and only paths that exist).
 """

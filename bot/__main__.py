@@ -5,6 +5,7 @@ provides `add_<name>_arguments(parser)`, which adds its options and sets
 `run=<function(args) -> int>` with parser.set_defaults. Only the chosen
 command's module is imported, so each command loads only what it needs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,13 +15,18 @@ import sys
 from typing import Dict, List, Optional, Tuple
 
 COMMANDS: Dict[str, Tuple[str, str]] = {
-    "scripts": ("bot.console.cli", "staff phone scripts: search the approved answers, export the document"),
+    "scripts": (
+        "bot.console.cli",
+        "staff phone scripts: search the approved answers, export the document",
+    ),
     "console": ("bot.console.cli", "start the staff web console (token required)"),
 }
 
 
 def _parser(chosen: Optional[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Ketamine-therapy decision aid tools.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Ketamine-therapy decision aid tools."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)

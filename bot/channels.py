@@ -30,6 +30,7 @@ Same URL and reply format as Rasa's ``rest`` channel
 Every limit is set in one place, this channel's section of credentials.yml
 (defaults in ``ChannelConfig``).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -49,16 +50,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import rasa_privacy, rasa_speedups
+from bot import rasa_patches
 from bot.content import fill, system_message
 from bot.language import conversation_language, message_language
-from bot.unavailable import ServiceUnavailable
 from bot.ratelimit import Rate, RateLimiter, retry_after
 from bot.safety.crisis import detect
-
-# Every `rasa run` loads this channel (credentials.yml), so the fixes apply there.
-rasa_speedups.apply()
-rasa_privacy.apply()
+from bot.unavailable import ServiceUnavailable
 
 structlogger = structlog.get_logger()
 
@@ -107,7 +104,9 @@ _CLOSERS = frozenset(b"]}")
 class BadRequest(Exception):
     """A request we answer with a 4xx."""
 
-    def __init__(self, status: int, message: Text, headers: Optional[Dict[Text, Text]] = None) -> None:
+    def __init__(
+        self, status: int, message: Text, headers: Optional[Dict[Text, Text]] = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -135,7 +134,7 @@ class ChannelConfig:
     exempt_local: bool = True
 
     @classmethod
-    def from_mapping(cls, values: Optional[Mapping[Text, Any]]) -> "ChannelConfig":
+    def from_mapping(cls, values: Optional[Mapping[Text, Any]]) -> ChannelConfig:
         values = dict(values or {})
         config = cls()
         limits = values.pop("rate_limits", None) or {}
@@ -146,13 +145,16 @@ class ChannelConfig:
             per_sender=Rate.parse(limits.get("per_sender", {}), PER_SENDER),
             per_address=Rate.parse(limits.get("per_address", {}), PER_ADDRESS),
             trusted_proxies=tuple(
-                ipaddress.ip_network(str(p), strict=False) for p in values.pop("trusted_proxies", None) or ()
+                ipaddress.ip_network(str(p), strict=False)
+                for p in values.pop("trusted_proxies", None) or ()
             ),
         )
         if "exempt_local" in values:
             config = replace(config, exempt_local=bool(values.pop("exempt_local")))
         if "metadata_keys" in values:
-            config = replace(config, metadata_keys=tuple(str(k) for k in values.pop("metadata_keys") or ()))
+            config = replace(
+                config, metadata_keys=tuple(str(k) for k in values.pop("metadata_keys") or ())
+            )
         for name in ("max_body_bytes", "max_json_depth", "max_json_parts", "max_metadata_bytes"):
             if name in values:
                 config = replace(config, **{name: int(values.pop(name))})
@@ -164,9 +166,7 @@ class ChannelConfig:
 def clean_text(text: Text) -> Text:
     """Normalises Unicode and drops invisible characters; keeps newlines and tabs."""
     text = unicodedata.normalize("NFC", text)
-    return "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _INVISIBLE
-    )
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _INVISIBLE)
 
 
 def shorten(text: Text) -> Text:
@@ -188,14 +188,16 @@ def route_command(text: Text, triggerable: set) -> Text:
     return text
 
 
-def check_json_shape(body: bytes, max_depth: int = MAX_JSON_DEPTH, max_parts: int = MAX_JSON_PARTS) -> None:
+def check_json_shape(
+    body: bytes, max_depth: int = MAX_JSON_DEPTH, max_parts: int = MAX_JSON_PARTS
+) -> None:
     """Refuses deeply nested or sprawling JSON without parsing it (BadRequest).
 
     Brackets inside strings do not count. The scan stops at the first limit
     passed, so a hostile body costs at most ``max_parts`` steps.
     """
     if body.count(b"[") + body.count(b"{") <= max_depth:
-        return   # not enough brackets anywhere to nest that deep
+        return  # not enough brackets anywhere to nest that deep
     depth = 0
     for parts, match in enumerate(_JSON_PART.finditer(body), 1):
         if parts > max_parts:
@@ -206,7 +208,7 @@ def check_json_shape(body: bytes, max_depth: int = MAX_JSON_DEPTH, max_parts: in
             if depth > max_depth:
                 raise BadRequest(400, "Request body is nested too deeply.")
         elif first in _CLOSERS:
-            depth = max(0, depth - 1)   # a stray closer must not hide the openers after it
+            depth = max(0, depth - 1)  # a stray closer must not hide the openers after it
 
 
 def clean_metadata(metadata: Dict[Text, Any], keys: Sequence[Text]) -> Optional[Dict[Text, Any]]:
@@ -234,7 +236,7 @@ def parse_request(
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest(400, "Request body is not valid JSON.")
+        raise BadRequest(400, "Request body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise BadRequest(400, "Request body must be a JSON object.")
 
@@ -272,7 +274,10 @@ def check_content_type(content_type: Optional[Text]) -> None:
         raise BadRequest(415, "Send the request as application/json.")
     for param in params.split(";"):
         name, _, value = param.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
             raise BadRequest(415, "Send the request as UTF-8 JSON.")
 
 
@@ -290,7 +295,7 @@ def client_address(peer: Text, forwarded_for: Optional[Text], trusted: Sequence[
         try:
             address = ipaddress.ip_address(hop)
         except ValueError:
-            return peer   # our proxy would not write this: do not trust the header
+            return peer  # our proxy would not write this: do not trust the header
         if not any(address in network for network in trusted):
             return str(address)
     return peer
@@ -341,14 +346,20 @@ class SafeRestInput(RestInput):
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SafeRestInput":
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> SafeRestInput:
+        # Rasa builds the channel from credentials.yml once, when `rasa run`
+        # starts: the one place where the project's Rasa patches are applied.
+        rasa_patches.apply()
         return cls(ChannelConfig.from_mapping(credentials))
 
     def _limit(self, limiter: Optional[RateLimiter], key: Text) -> None:
         wait = limiter.take(key) if limiter is not None else 0.0
         if wait:
-            raise BadRequest(429, "Too many messages. Please wait a moment and try again.",
-                             {"Retry-After": retry_after(wait)})
+            raise BadRequest(
+                429,
+                "Too many messages. Please wait a moment and try again.",
+                {"Retry-After": retry_after(wait)},
+            )
 
     def _is_local(self, request: Request) -> bool:
         """A request from this machine, straight to the bot (not through a proxy)."""
@@ -360,13 +371,12 @@ class SafeRestInput(RestInput):
             return False
 
     def _check_address(self, request: Request) -> None:
-        address = client_address(request.ip, request.headers.get("x-forwarded-for"),
-                                 self.config.trusted_proxies)
+        address = client_address(
+            request.ip, request.headers.get("x-forwarded-for"), self.config.trusted_proxies
+        )
         self._limit(self._by_address, address)
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("safe_rest_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -392,11 +402,18 @@ class SafeRestInput(RestInput):
             try:
                 messages = await self._handle(agent, on_new_message, sender, text, metadata)
             except ServiceUnavailable as error:
-                structlogger.warning("safe_rest.message.unavailable", sender=sender, error=str(error))
+                structlogger.warning(
+                    "safe_rest.message.unavailable", sender=sender, error=str(error)
+                )
                 return response.json(
-                    {"error": "The assistant is briefly unavailable. Please try again in a moment.",
-                     "text": _technical_issue(text)},
-                    status=503, headers={"Retry-After": "2"})
+                    {
+                        "error": "The assistant is briefly unavailable. "
+                        "Please try again in a moment.",
+                        "text": _technical_issue(text),
+                    },
+                    status=503,
+                    headers={"Retry-After": "2"},
+                )
             return response.json(messages)
 
         # unquote: the widget percent-encodes the id, as any client must.
@@ -420,7 +437,9 @@ class SafeRestInput(RestInput):
         message), so a message being answered cannot write it back afterwards.
         """
         stores = _tracker_stores(agent.tracker_store)
-        if not all(hasattr(s, "delete") or isinstance(getattr(s, "store", None), dict) for s in stores):
+        if not all(
+            hasattr(s, "delete") or isinstance(getattr(s, "store", None), dict) for s in stores
+        ):
             raise BadRequest(501, "This bot's conversation store cannot delete conversations.")
         async with agent.lock_store.lock(sender):
             for store in stores:
@@ -429,7 +448,7 @@ class SafeRestInput(RestInput):
                     if inspect.isawaitable(result):
                         await result
                 else:
-                    store.store.pop(sender, None)   # Rasa's InMemoryTrackerStore
+                    store.store.pop(sender, None)  # Rasa's InMemoryTrackerStore
         if self._by_sender is not None:
             self._by_sender.forget(sender)
 
@@ -443,7 +462,11 @@ class SafeRestInput(RestInput):
     ) -> List[Dict[Text, Any]]:
         domain = agent.domain
         text = clean_text(text).strip()
-        text = route_command(shorten(text), set(domain.intents) - NOT_TRIGGERABLE) if text else EMPTY_INPUT
+        text = (
+            route_command(shorten(text), set(domain.intents) - NOT_TRIGGERABLE)
+            if text
+            else EMPTY_INPUT
+        )
         _fail_loudly(agent.tracker_store)
 
         collector = CollectingOutputChannel()
@@ -466,7 +489,9 @@ class SafeRestInput(RestInput):
         first_turn = handled and await _opened_session(agent, sender, message.message_id)
         if first_turn and messages and not _starts_with_own_intro(domain, messages):
             language = conversation_language(text, None, (metadata or {}).get("language"))
-            messages = [{"recipient_id": sender, "text": _render(domain, "utter_intro", language)}] + messages
+            messages = [
+                {"recipient_id": sender, "text": _render(domain, "utter_intro", language)}
+            ] + messages
         return messages
 
 
@@ -510,7 +535,8 @@ async def _opened_session(agent: Any, sender: Text, message_id: Optional[Text]) 
 
 
 def opened_in(events: List[Any], message_id: Optional[Text]) -> bool:
-    """Looking back from the message: a session start (not a rollover) before any earlier user message."""
+    """Looking back from the message: a session start (not a rollover) before any
+    earlier user message."""
     for i in range(len(events) - 1, -1, -1):
         if isinstance(events[i], UserUttered) and events[i].message_id == message_id:
             for earlier in reversed(events[:i]):
@@ -549,8 +575,9 @@ def _render(domain: Any, name: Text, language: Text = "en") -> Text:
     """A response's text in one language: its variant with that metadata.language,
     else its default (unconditioned) variant."""
     variants = domain.responses.get(name, [])
-    chosen = [v for v in variants if (v.get("metadata") or {}).get("language", "en") == language] \
-        or [v for v in variants if not v.get("condition")]
+    chosen = [
+        v for v in variants if (v.get("metadata") or {}).get("language", "en") == language
+    ] or [v for v in variants if not v.get("condition")]
     return fill(chosen[0]["text"], _clinic_values(domain)) if chosen else ""
 
 

@@ -5,6 +5,7 @@ clinic profile as slot initial values) and data/responses/*.yml (FAQ and
 personal-question replies). The staff console and the channel's own fallback
 replies read them through this module, never from a copy.
 """
+
 from __future__ import annotations
 
 import re
@@ -120,4 +121,3 @@ def answer(name: str, language: str = "en", root: Path = ROOT) -> Optional[Answe
         if item.name == name and item.language == language:
             return item
     return None
-

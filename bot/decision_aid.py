@@ -73,6 +73,7 @@ Every render function returns a :class:`Reply` with three parts:
 The plain text always says the same thing as the payload, so a reply reads well
 with or without the widget.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -83,7 +84,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
-
 
 from bot.content import clinic_profile, fill, read_yaml
 
@@ -111,8 +111,16 @@ ALL = "all"  # value / situation id meaning "every one"
 ANSWERS = ("yes", "no", "not sure")
 
 # The dimensions offered as buttons while walking through one topic at a time.
-WALKTHROUGH_BUTTONS = ("cost", "insurance", "fda_status", "monitoring", "setting", "speed",
-                       "upsides", "cautions")
+WALKTHROUGH_BUTTONS = (
+    "cost",
+    "insurance",
+    "fda_status",
+    "monitoring",
+    "setting",
+    "speed",
+    "upsides",
+    "cautions",
+)
 # The topics behind the "Upsides and cautions" button that every tool reply which
 # names a treatment carries, so its main downsides are always one tap away (IPDAS).
 BALANCE_DIMENSIONS = ["upsides", "cautions"]
@@ -134,7 +142,7 @@ def _normalise(text: str) -> str:
     return " " + re.sub(r"\s+", " ", text).strip() + " "
 
 
-def _alias_pattern(alias: str) -> "re.Pattern[str]":
+def _alias_pattern(alias: str) -> re.Pattern[str]:
     body = r"\s+".join(re.escape(part) for part in alias.lower().split())
     return re.compile(r"(?<![\w'])" + body + r"(?![\w'])")
 
@@ -175,8 +183,9 @@ class Reply:
 class DecisionAid:
     """The comparison table and tools, loaded from the reviewed YAML files."""
 
-    def __init__(self, comparison: Mapping[str, Any], tools: Mapping[str, Any],
-                 language: str = "en") -> None:
+    def __init__(
+        self, comparison: Mapping[str, Any], tools: Mapping[str, Any], language: str = "en"
+    ) -> None:
         self.language = language
         self.comparison = comparison
         self.tools = tools
@@ -209,8 +218,10 @@ class DecisionAid:
             {d["id"]: d.get("aliases", []) for d in self.dimensions}, self.dimension_ids
         )
         self._value_index = _AliasIndex(
-            {**{v["id"]: v.get("aliases", []) for v in self.values},
-             ALL: tools["values"].get("all_aliases", [])},
+            {
+                **{v["id"]: v.get("aliases", []) for v in self.values},
+                ALL: tools["values"].get("all_aliases", []),
+            },
             self.value_ids + [ALL],
         )
         self._situation_index = _AliasIndex(
@@ -314,7 +325,7 @@ class DecisionAid:
         return self._t("reviewed_line", date=self.human_date(reviewed or self.reviewed))
 
     def _join(self, names: Sequence[str]) -> str:
-        """ ["a", "b", "c"] -> "a, b and c" (in the content's language)."""
+        """["a", "b", "c"] -> "a, b and c" (in the content's language)."""
         names = list(dict.fromkeys(names))
         if len(names) <= 1:
             return "".join(names)
@@ -348,12 +359,16 @@ class DecisionAid:
 
     def balance_button(self) -> Dict[str, str]:
         """ "Upsides and cautions of each option": both rows, side by side."""
-        return _button(self.button_titles["balance"], command(INTENT_DIMENSION, dimension=BALANCE_DIMENSIONS))
+        return _button(
+            self.button_titles["balance"], command(INTENT_DIMENSION, dimension=BALANCE_DIMENSIONS)
+        )
 
     def _after_table_buttons(self) -> List[Dict[str, str]]:
         return [
-            _button(self.button_titles["one_topic"],
-                    command(INTENT_DIMENSION, dimension=self.dimension_ids[0])),
+            _button(
+                self.button_titles["one_topic"],
+                command(INTENT_DIMENSION, dimension=self.dimension_ids[0]),
+            ),
             _button(self.button_titles["values"], command(INTENT_VALUES)),
             _button(self.button_titles["questions"], command(INTENT_QUESTIONS)),
             _button(self.button_titles["done"], command(INTENT_STOP)),
@@ -365,11 +380,15 @@ class DecisionAid:
     def menu(self, clinic: Optional[Mapping[str, Any]] = None) -> Reply:
         buttons = [
             _button(self.button_titles["whole_table"], command(INTENT_TABLE)),
-            _button(self.button_titles["one_topic"],
-                    command(INTENT_DIMENSION, dimension=self.dimension_ids[0])),
+            _button(
+                self.button_titles["one_topic"],
+                command(INTENT_DIMENSION, dimension=self.dimension_ids[0]),
+            ),
         ]
         for pair in self.tools["pairs"]:
-            buttons.append(_button(self._pair_title(pair), command(INTENT_COMPARE, option=list(pair))))
+            buttons.append(
+                _button(self._pair_title(pair), command(INTENT_COMPARE, option=list(pair)))
+            )
         buttons.append(_button(self.button_titles["values"], command(INTENT_VALUES)))
         buttons.append(_button(self.button_titles["done"], command(INTENT_STOP)))
         note = self.disclosure(clinic)
@@ -404,7 +423,10 @@ class DecisionAid:
         if len(options) == len(self.option_ids):
             title, intro = self._t("table_title"), self._t("table_intro")
         elif len(options) == 1:
-            title, intro = self._t("single_title", options=joined), self._t("single_intro", options=joined)
+            title, intro = (
+                self._t("single_title", options=joined),
+                self._t("single_intro", options=joined),
+            )
         else:
             title = self._t("pair_title", options=self._pair_title(options))
             intro = self._t("pair_intro", options=joined)
@@ -419,13 +441,16 @@ class DecisionAid:
                 lines.append(f"• {self.dimension(d)['label']}: {text}")
             blocks.append("\n".join(lines))
         note = self.disclosure(clinic)
-        footer = "\n".join([note, self.not_advice(), self._sources_line(files), self._reviewed_line()])
+        footer = "\n".join(
+            [note, self.not_advice(), self._sources_line(files), self._reviewed_line()]
+        )
         text = "\n\n".join([intro] + blocks + [footer])
         payload = self._table_payload(title, intro, options, dimensions, note)
         return Reply(text, payload, self._after_table_buttons())
 
-    def _topic(self, dimension_id: str, option_ids: Sequence[str],
-               clinic: Optional[Mapping[str, Any]]) -> Reply:
+    def _topic(
+        self, dimension_id: str, option_ids: Sequence[str], clinic: Optional[Mapping[str, Any]]
+    ) -> Reply:
         label = self.dimension(dimension_id)["label"]
         files: List[str] = []
         lines = [self._t("topic_intro", topic=label)]
@@ -433,16 +458,30 @@ class DecisionAid:
             text, sources = self.cell(o, dimension_id)
             files += sources
             lines.append(f"• {_cap(self.option(o)['short'])}: {text}")
-        hint = (self._t("walkthrough_hint") if self.next_dimension(dimension_id) is not None
-                else " ".join([self._t("last_topic"), self._t("walkthrough_hint")]))
+        hint = (
+            self._t("walkthrough_hint")
+            if self.next_dimension(dimension_id) is not None
+            else " ".join([self._t("last_topic"), self._t("walkthrough_hint")])
+        )
         footer = "\n".join([self._sources_line(files), self._reviewed_line(), hint])
         text = "\n".join(lines) + "\n\n" + footer
-        payload = self._table_payload(self._t("topic_title", topic=label), lines[0],
-                                      option_ids, [dimension_id], self.disclosure(clinic))
+        payload = self._table_payload(
+            self._t("topic_title", topic=label),
+            lines[0],
+            option_ids,
+            [dimension_id],
+            self.disclosure(clinic),
+        )
         return Reply(text, payload, self._topic_buttons(dimension_id))
 
-    def _table_payload(self, title: str, intro: str, option_ids: Sequence[str],
-                       dimension_ids: Sequence[str], note: str) -> Dict[str, Any]:
+    def _table_payload(
+        self,
+        title: str,
+        intro: str,
+        option_ids: Sequence[str],
+        dimension_ids: Sequence[str],
+        note: str,
+    ) -> Dict[str, Any]:
         rows, cell_sources, files = [], [], []
         for d in dimension_ids:
             row, row_sources = [self.dimension(d)["label"]], [[]]
@@ -474,23 +513,48 @@ class DecisionAid:
             _button(self.button_titles["questions"], command(INTENT_QUESTIONS)),
         ]
         text = self._t("stop")
-        return Reply(text, {"type": "menu", "title": self._t("stop_title"), "text": text,
-                            "choices": buttons, "reviewed": self.reviewed, "note": ""}, buttons)
+        return Reply(
+            text,
+            {
+                "type": "menu",
+                "title": self._t("stop_title"),
+                "text": text,
+                "choices": buttons,
+                "reviewed": self.reviewed,
+                "note": "",
+            },
+            buttons,
+        )
 
     # ------------------------------------------------------------------
     # What matters most to you (values clarification)
     # ------------------------------------------------------------------
     def values_question(self) -> Reply:
         values = self.tools["values"]
-        buttons = [_button(v["label"], command(INTENT_CHOOSE_VALUE, value=v["id"])) for v in self.values]
-        buttons.append(_button(self.button_titles["not_sure"], command(INTENT_CHOOSE_VALUE, value=ALL)))
+        buttons = [
+            _button(v["label"], command(INTENT_CHOOSE_VALUE, value=v["id"])) for v in self.values
+        ]
+        buttons.append(
+            _button(self.button_titles["not_sure"], command(INTENT_CHOOSE_VALUE, value=ALL))
+        )
         buttons.append(_button(self.button_titles["stop"], command(INTENT_STOP)))
         text = " ".join(values["question"].split())
-        return Reply(text, {"type": "question", "title": values["title"], "text": text,
-                            "step": 1, "steps": 1, "choices": buttons}, buttons)
+        return Reply(
+            text,
+            {
+                "type": "question",
+                "title": values["title"],
+                "text": text,
+                "step": 1,
+                "steps": 1,
+                "choices": buttons,
+            },
+            buttons,
+        )
 
-    def values_view(self, value_ids: Sequence[str],
-                    clinic: Optional[Mapping[str, Any]] = None) -> List[Reply]:
+    def values_view(
+        self, value_ids: Sequence[str], clinic: Optional[Mapping[str, Any]] = None
+    ) -> List[Reply]:
         """How each option stands on the chosen values, then the copyable summary."""
         chosen = self.valid(value_ids, self.value_ids)
         if not chosen:
@@ -524,7 +588,8 @@ class DecisionAid:
             "type": "comparison_table",
             "title": values["title"],
             "intro": intro,
-            "columns": [self.texts["values_column"]] + [self.option(o)["label"] for o in self.option_ids],
+            "columns": [self.texts["values_column"]]
+            + [self.option(o)["label"] for o in self.option_ids],
             "column_ids": ["value"] + list(self.option_ids),
             "rows": rows,
             "row_ids": list(chosen),
@@ -543,17 +608,25 @@ class DecisionAid:
             questions.append(q["text"])
             q_files += q["source"]
         sections = [
-            {"heading": values["summary_matters"], "items": [self._values[v]["label"] for v in chosen]},
+            {
+                "heading": values["summary_matters"],
+                "items": [self._values[v]["label"] for v in chosen],
+            },
             {"heading": values["summary_questions"], "items": questions},
         ]
         closing = " ".join(values["summary_closing"].split())
-        summary = self._summary(values["summary_title"], values["summary_intro"], sections,
-                                closing, q_files)
+        summary = self._summary(
+            values["summary_title"], values["summary_intro"], sections, closing, q_files
+        )
         # Both replies carry buttons: Rasa's REST channel sends a text without
         # buttons as one message per paragraph, a text with buttons as one message.
         more = [
-            _button(self._t("add_value", value=self._values[v]["label"]), command(INTENT_CHOOSE_VALUE, value=v))
-            for v in self.value_ids if v not in chosen
+            _button(
+                self._t("add_value", value=self._values[v]["label"]),
+                command(INTENT_CHOOSE_VALUE, value=v),
+            )
+            for v in self.value_ids
+            if v not in chosen
         ]
         if more:
             table_text += "\n\n" + " ".join(values["more"].split())
@@ -565,11 +638,16 @@ class DecisionAid:
             self.balance_button(),
             _button(self.button_titles["done"], command(INTENT_STOP)),
         ]
-        return [Reply(table_text, table_payload, more),
-                Reply(summary.text, summary.payload, after)]
+        return [Reply(table_text, table_payload, more), Reply(summary.text, summary.payload, after)]
 
-    def _summary(self, title: str, intro: str, sections: List[Dict[str, Any]],
-                 closing: str, files: Iterable[str]) -> Reply:
+    def _summary(
+        self,
+        title: str,
+        intro: str,
+        sections: List[Dict[str, Any]],
+        closing: str,
+        files: Iterable[str],
+    ) -> Reply:
         intro = " ".join(intro.split())
         lines = [title, intro]
         for section in sections:
@@ -607,8 +685,14 @@ class DecisionAid:
             _button(self.button_titles["not_sure"], command(INTENT_NOT_SURE)),
             _button(self.button_titles["stop"], command(INTENT_STOP)),
         ]
-        payload = {"type": "question", "title": checklist["title"], "text": text,
-                   "step": index + 1, "steps": len(self.checklist_items), "choices": buttons}
+        payload = {
+            "type": "question",
+            "title": checklist["title"],
+            "text": text,
+            "step": index + 1,
+            "steps": len(self.checklist_items),
+            "choices": buttons,
+        }
         return Reply(text, payload, buttons)
 
     def checklist_summary(self, answers: Mapping[str, Optional[str]]) -> Reply:
@@ -623,14 +707,22 @@ class DecisionAid:
         files += checklist["red_flags_source"] + checklist["closing_source"]
         sections = [
             {"heading": checklist["answers_heading"], "items": items},
-            {"heading": checklist["red_flags_heading"], "items": [" ".join(checklist["red_flags"].split())]},
+            {
+                "heading": checklist["red_flags_heading"],
+                "items": [" ".join(checklist["red_flags"].split())],
+            },
         ]
         buttons = [
             _button(self.button_titles["questions"], command(INTENT_QUESTIONS)),
             _button(self.button_titles["compare"], command(INTENT_COMPARE)),
         ]
-        reply = self._summary(checklist["summary_title"], checklist["summary_intro"], sections,
-                              " ".join(checklist["closing"].split()), files)
+        reply = self._summary(
+            checklist["summary_title"],
+            checklist["summary_intro"],
+            sections,
+            " ".join(checklist["closing"].split()),
+            files,
+        )
         return Reply(reply.text, reply.payload, buttons)
 
     # ------------------------------------------------------------------
@@ -639,10 +731,15 @@ class DecisionAid:
     def troubleshooting(self, situation: Optional[str] = None) -> Reply:
         tool = self.tools["troubleshooting"]
         closing = fill(" ".join(tool["closing"].split()), _clinic(None))
-        buttons = [_button(s["button"], command(INTENT_TROUBLESHOOT, situation=s["id"]))
-                   for s in self.situations if s["id"] != situation]
+        buttons = [
+            _button(s["button"], command(INTENT_TROUBLESHOOT, situation=s["id"]))
+            for s in self.situations
+            if s["id"] != situation
+        ]
         if situation != ALL:
-            buttons.append(_button(self.texts["show_all"], command(INTENT_TROUBLESHOOT, situation=ALL)))
+            buttons.append(
+                _button(self.texts["show_all"], command(INTENT_TROUBLESHOOT, situation=ALL))
+            )
         if situation is not None:
             buttons.append(self.balance_button())
         buttons.append(_button(self.button_titles["done"], command(INTENT_STOP)))
@@ -650,8 +747,14 @@ class DecisionAid:
         if situation is None:
             intro = " ".join(tool["intro"].split())
             text = "\n".join([intro] + [f"• {s['label']}" for s in self.situations])
-            payload = {"type": "menu", "title": tool["title"], "text": text, "choices": buttons,
-                       "reviewed": str(self.tools["reviewed"]), "note": ""}
+            payload = {
+                "type": "menu",
+                "title": tool["title"],
+                "text": text,
+                "choices": buttons,
+                "reviewed": str(self.tools["reviewed"]),
+                "note": "",
+            }
             return Reply(text, payload, buttons)
 
         chosen = self.situation_ids if situation == ALL else [situation]
@@ -659,11 +762,15 @@ class DecisionAid:
         blocks, rows, cell_sources, files = [], [], [], list(tool["closing_source"])
         for s in chosen:
             item = self._situations[s]
-            blocks.append("\n".join([
-                f"{columns[0]}: {item['label']}",
-                f"• {columns[1]}: {item['means']}",
-                f"• {columns[2]}: {item['discuss']}",
-            ]))
+            blocks.append(
+                "\n".join(
+                    [
+                        f"{columns[0]}: {item['label']}",
+                        f"• {columns[1]}: {item['means']}",
+                        f"• {columns[2]}: {item['discuss']}",
+                    ]
+                )
+            )
             rows.append([item["label"], item["means"], item["discuss"]])
             cell_sources.append([list(item["source"])] * 3)
             files += item["source"]
@@ -690,7 +797,9 @@ class DecisionAid:
         q = self.tools["questions"]
         items = [i["text"] for i in q["items"]]
         files = [f for i in q["items"] for f in i["source"]]
-        reply = self._summary(q["title"], q["intro"], [{"heading": q["title"], "items": items}], "", files)
+        reply = self._summary(
+            q["title"], q["intro"], [{"heading": q["title"], "items": items}], "", files
+        )
         buttons = [
             _button(self.button_titles["compare"], command(INTENT_COMPARE)),
             _button(self.button_titles["values"], command(INTENT_VALUES)),
@@ -704,24 +813,31 @@ class DecisionAid:
             role = t["role"]
             sections = [{"heading": role["title"], "items": list(role["points"])}]
             files = list(role["source"]) + list(role["extra_source"])
-            reply = self._summary(role["title"], role["intro"], sections,
-                                  " ".join(role["extra"].split()), files)
+            reply = self._summary(
+                role["title"], role["intro"], sections, " ".join(role["extra"].split()), files
+            )
             buttons = [_button(t["title"], command(INTENT_THERAPIST))]
             return Reply(reply.text, reply.payload, buttons)
         sections = [{"heading": c["label"], "items": list(c["points"])} for c in t["criteria"]]
         files = list(t["intro_source"]) + [f for c in t["criteria"] for f in c["source"]]
         files += t["urgent_source"] + t["referral_source"]
-        closing = " ".join([" ".join(t["referral_note"].split()), " ".join(t["urgent_note"].split())])
+        closing = " ".join(
+            [" ".join(t["referral_note"].split()), " ".join(t["urgent_note"].split())]
+        )
         reply = self._summary(t["title"], t["intro"], sections, closing, files)
-        buttons = [_button(t["role"]["title"], command(INTENT_THERAPIST_ROLE)),
-                   _button(self.button_titles["compare"], command(INTENT_COMPARE)),
-                   self.balance_button()]
+        buttons = [
+            _button(t["role"]["title"], command(INTENT_THERAPIST_ROLE)),
+            _button(self.button_titles["compare"], command(INTENT_COMPARE)),
+            self.balance_button(),
+        ]
         return Reply(reply.text, reply.payload, buttons)
 
     # ------------------------------------------------------------------
     # Everything, for tests and the staff console
     # ------------------------------------------------------------------
-    def all_replies(self, clinic: Optional[Mapping[str, Any]] = None) -> Iterator[Tuple[str, Reply]]:
+    def all_replies(
+        self, clinic: Optional[Mapping[str, Any]] = None
+    ) -> Iterator[Tuple[str, Reply]]:
         """Every kind of reply, together using every reviewed string (for review and tests).
 
         Each view of the table for every option subset; each value alone and all
@@ -745,8 +861,10 @@ class DecisionAid:
         for slot in self.checklist_slots:
             yield f"checklist_question:{slot}", self.checklist_question(slot)
         for answer in ANSWERS:
-            yield (f"checklist_summary:{answer}",
-                   self.checklist_summary({slot: answer for slot in self.checklist_slots}))
+            yield (
+                f"checklist_summary:{answer}",
+                self.checklist_summary({slot: answer for slot in self.checklist_slots}),
+            )
         yield "troubleshooting", self.troubleshooting()
         for s in self.situation_ids + [ALL]:
             yield f"troubleshooting:{s}", self.troubleshooting(s)
@@ -785,14 +903,19 @@ def load(content_dir: Path = CONTENT_DIR, language: str = "en") -> DecisionAid:
     translated_tools = read_yaml(content_dir / language / "tools.yml")
     _add_aliases(translated, comparison, ("options", "dimensions"))
     _add_aliases(translated_tools.get("values") or {}, tools.get("values") or {}, ("items",))
-    _add_aliases(translated_tools.get("troubleshooting") or {}, tools.get("troubleshooting") or {},
-                 ("situations",))
+    _add_aliases(
+        translated_tools.get("troubleshooting") or {},
+        tools.get("troubleshooting") or {},
+        ("situations",),
+    )
     return DecisionAid(translated, translated_tools, language)
 
 
-def _add_aliases(translated: Dict[str, Any], english: Mapping[str, Any], lists: Sequence[str]) -> None:
+def _add_aliases(
+    translated: Dict[str, Any], english: Mapping[str, Any], lists: Sequence[str]
+) -> None:
     for name in lists:
-        for mine, theirs in zip(translated.get(name) or [], english.get(name) or []):
+        for mine, theirs in zip(translated.get(name) or [], english.get(name) or [], strict=True):
             for key in ("aliases", "contrast_aliases"):
                 if theirs.get(key):
                     mine[key] = list(dict.fromkeys(list(mine.get(key) or []) + list(theirs[key])))

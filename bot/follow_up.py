@@ -7,6 +7,7 @@ answer follows which is content (bot/content/follow_ups.yml); this module only
 reads a message against it. The topic itself is dialogue state: the
 ``faq_topic`` slot, kept by bot.topic_policy.TopicPolicy.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,10 +33,10 @@ def _normalise(text: str) -> str:
 
 @dataclass(frozen=True)
 class FollowUps:
-    cues: Mapping[str, Tuple[str, ...]]          # kind -> phrases
-    topics: Mapping[str, Mapping[str, str]]      # faq key -> kind -> faq key ("option": option id)
-    openers: Tuple[str, ...]                     # "what about", "and", "y", "no i meant"...
-    filler: frozenset                            # words that carry nothing on their own
+    cues: Mapping[str, Tuple[str, ...]]  # kind -> phrases
+    topics: Mapping[str, Mapping[str, str]]  # faq key -> kind -> faq key ("option": option id)
+    openers: Tuple[str, ...]  # "what about", "and", "y", "no i meant"...
+    filler: frozenset  # words that carry nothing on their own
 
     def kinds_in(self, text: str) -> List[str]:
         """The cue kinds a message names, in order; where phrases overlap, the longest wins."""
@@ -84,8 +85,12 @@ class FollowUps:
         # The same question about the option on screen ("how long do I stay?"
         # after a Spravato answer), unless the message names another option.
         option = entry.get("option")
-        if option in CONTEXT_OPTIONS and understood and not any(k in OPTION_KINDS for k in kinds) \
-                and len(_normalise(text).split()) <= MAX_WORDS + 4:
+        if (
+            option in CONTEXT_OPTIONS
+            and understood
+            and not any(k in OPTION_KINDS for k in kinds)
+            and len(_normalise(text).split()) <= MAX_WORDS + 4
+        ):
             target = (self.topics.get(understood) or {}).get(option)
             if target:
                 return target
@@ -100,6 +105,8 @@ def load(path: Path = FOLLOW_UPS_FILE) -> FollowUps:
         for kind, phrases in (data.get("cues") or {}).items()
     }
     topics = {key: dict(value or {}) for key, value in (data.get("topics") or {}).items()}
-    openers: Sequence[str] = tuple(" ".join(_normalise(o).split()) for o in data.get("openers") or ())
+    openers: Sequence[str] = tuple(
+        " ".join(_normalise(o).split()) for o in data.get("openers") or ()
+    )
     filler = frozenset(w for f in data.get("filler") or () for w in _normalise(f).split())
     return FollowUps(cues, topics, tuple(openers), filler)

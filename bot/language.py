@@ -7,6 +7,7 @@ the reply a person can read), then lingua's statistical model, restricted to
 English and Spanish. Short or neutral messages ("ok", "Spravato", "no", a
 button payload) are unclear: the conversation keeps the language it had.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,8 @@ EN, ES = "en", "es"
 LANGUAGES = (EN, ES)
 
 # The function words that give a language away even in a mixed message.
-_ES_WORDS = frozenset("""
+_ES_WORDS = frozenset(
+    """
 el la los las un una unos unas y o que de del al en con por para sin sobre entre
 es son está están estoy estás soy eres fue ser estar hay hace tiene tengo tienes
 puedo puede pueden podría quiero quieres necesito sé
@@ -32,28 +34,40 @@ hola gracias buenos buenas días dias tardes noches adiós adios ayuda favor
 cuesta cuestan costo precio seguro cubre sirve funciona dura duele pasa
 ketamina esketamina tratamiento tratamientos infusión infusion infusiones sesión sesion sesiones
 médico medico doctor doctora clínica clinica pastillas aerosol nasal efectos secundarios
-""".split())
-_EN_WORDS = frozenset("""
+""".split()
+)
+_EN_WORDS = frozenset(
+    """
 the a an and or of to in on at for with from about by is are was were be been being
 am i you he she we they it my your his her our their me him us them this that these those
 what which how when where who why do does did can could would should will shall have has had
 not no yes please thanks thank hi hello hey much many long after before there here
 cost insurance covered cover work works side effects safe treatment session sessions
-""".split())
+""".split()
+)
 
 # A person asking for a language outright, in a short message.
-_ASK_ES = re.compile(
-    r"^\W*(?:(?:can you |could you |can we |do you |please |por favor |puedes |puede |podría |podrias |me puedes |se puede )?"
-    r"(?:(?:speak|talk|write|answer|respond|reply|switch to|change to|habla[rs]?|hablas|escrib[ei]r?|respond[ea]r?|contesta[r]?|cambia[r]? a|cambiemos a|hablo|yo hablo|solo hablo|i speak|i only speak|prefiero|i prefer)\s+(?:in\s+|en\s+|al\s+)?)?"
-    r"(?:en\s+|in\s+)?(?:español|espanol|castellano|spanish)(?:\s+(?:please|por favor|pls))?\??)\W*$",
-    re.I,
+_ASKING = (
+    r"(?:can you |could you |can we |do you |please |por favor |puedes |puede |podría "
+    r"|podrias |me puedes |se puede )?"
 )
-_ASK_EN = re.compile(
-    r"^\W*(?:(?:can you |could you |can we |do you |please |por favor |puedes |puede |me puedes |se puede )?"
-    r"(?:(?:speak|talk|write|answer|respond|reply|switch to|change to|habla[rs]?|hablas|escrib[ei]r?|respond[ea]r?|contesta[r]?|cambia[r]? a|cambiemos a|hablo|yo hablo|solo hablo|i speak|i only speak|prefiero|i prefer)\s+(?:in\s+|en\s+|al\s+)?)?"
-    r"(?:en\s+|in\s+)?(?:english|inglés|ingles)(?:\s+(?:please|por favor|pls))?\??)\W*$",
-    re.I,
+_VERBS = (
+    r"(?:(?:speak|talk|write|answer|respond|reply|switch to|change to|habla[rs]?|hablas"
+    r"|escrib[ei]r?|respond[ea]r?|contesta[r]?|cambia[r]? a|cambiemos a|hablo|yo hablo"
+    r"|solo hablo|i speak|i only speak|prefiero|i prefer)\s+(?:in\s+|en\s+|al\s+)?)?"
 )
+
+
+def _request(names: str) -> re.Pattern:
+    return re.compile(
+        rf"^\W*(?:{_ASKING}{_VERBS}(?:en\s+|in\s+)?(?:{names})"
+        r"(?:\s+(?:please|por favor|pls))?\??)\W*$",
+        re.I,
+    )
+
+
+_ASK_ES = _request("español|espanol|castellano|spanish")
+_ASK_EN = _request("english|inglés|ingles")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 # lingua's confidence needed when no function word decides.
@@ -62,8 +76,11 @@ _SURE = 0.9
 
 @lru_cache(maxsize=1)
 def _detector():
-    return (LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SPANISH)
-            .with_preloaded_language_models().build())
+    return (
+        LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SPANISH)
+        .with_preloaded_language_models()
+        .build()
+    )
 
 
 def requested_language(text: str) -> Optional[str]:
@@ -79,7 +96,7 @@ def requested_language(text: str) -> Optional[str]:
 
 
 def message_language(text: str) -> Optional[str]:
-    """"es" or "en" when the message shows its language, None when it is unclear."""
+    """ "es" or "en" when the message shows its language, None when it is unclear."""
     text = (text or "").strip()
     if not text or text.startswith("/"):
         return None

@@ -27,6 +27,7 @@ a one-second timeout: with Redis down or hung, ``lock`` raises
 ``LockStoreUnavailable`` within about a second and the REST channel answers
 503; the client reconnects by itself when Redis is back.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -95,7 +96,7 @@ class RedisTicketLockStore(LockStore):
         ticket_ttl: Any = 5.0,
     ) -> None:
         options = dict(endpoint_config.kwargs) if endpoint_config else {}
-        self.host = (endpoint_config.url if endpoint_config and endpoint_config.url else host)
+        self.host = endpoint_config.url if endpoint_config and endpoint_config.url else host
         self.port = int(options.get("port", port))
         self.db = int(options.get("db", db))
         self.username = options.get("username", username) or None
@@ -120,17 +121,23 @@ class RedisTicketLockStore(LockStore):
             # One immediate retry on a broken connection: after Redis restarts,
             # each pooled connection fails once before it is replaced.
             self._client = aioredis.Redis(
-                host=self.host, port=self.port, db=self.db, username=self.username,
-                password=self.password, socket_timeout=self.socket_timeout,
+                host=self.host,
+                port=self.port,
+                db=self.db,
+                username=self.username,
+                password=self.password,
+                socket_timeout=self.socket_timeout,
                 socket_connect_timeout=self.socket_timeout,
-                retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError])
+                retry=Retry(NoBackoff(), 1),
+                retry_on_error=[RedisConnectionError],
+            )
             self._issue = self._client.register_script(_ISSUE)
             self._acquire = self._client.register_script(_ACQUIRE)
             self._release = self._client.register_script(_RELEASE)
             self._client_loop = loop
         return self._client
 
-    def _keys(self, conversation_id: Text) -> "tuple[str, str, str]":
+    def _keys(self, conversation_id: Text) -> tuple[str, str, str]:
         base = self.key_prefix + conversation_id
         return base + ":next", base + ":queue", base + ":t:"
 
@@ -146,16 +153,21 @@ class RedisTicketLockStore(LockStore):
 
     async def _new_ticket(self, conversation_id: Text) -> int:
         counter, queue, ticket_prefix = self._keys(conversation_id)
-        return await self._call(self._issue, [counter, queue],
-                                [ticket_prefix, _COUNTER_LIFETIME_MS, int(self.ticket_ttl * 1000)])
+        return await self._call(
+            self._issue,
+            [counter, queue],
+            [ticket_prefix, _COUNTER_LIFETIME_MS, int(self.ticket_ttl * 1000)],
+        )
 
-    async def _keep_alive(self, conversation_id: Text, ticket: "list[int]", until: float) -> None:
+    async def _keep_alive(self, conversation_id: Text, ticket: list[int], until: float) -> None:
         _, _, ticket_prefix = self._keys(conversation_id)
         interval = max(0.05, min(1.0, self.ticket_ttl / 4))
         while time.monotonic() < until:
             await asyncio.sleep(interval)
             try:
-                await self._client.pexpire(ticket_prefix + str(ticket[0]), int(self.ticket_ttl * 1000))
+                await self._client.pexpire(
+                    ticket_prefix + str(ticket[0]), int(self.ticket_ttl * 1000)
+                )
             except Exception as error:  # the next Redis call of the turn reports it
                 logger.debug(f"Could not refresh lock ticket: {error}")
 
@@ -183,14 +195,18 @@ class RedisTicketLockStore(LockStore):
                     ticket[0] = await self._new_ticket(conversation_id)
                     continue
                 if time.monotonic() > deadline:
-                    raise LockTimeout(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+                    raise LockTimeout(
+                        f"Could not acquire lock for conversation_id '{conversation_id}'."
+                    )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
             yield TicketLock(conversation_id)
         finally:
             beat.cancel()
             try:
-                await self._call(self._release, [queue, ticket_prefix + str(ticket[0])], [ticket[0]])
+                await self._call(
+                    self._release, [queue, ticket_prefix + str(ticket[0])], [ticket[0]]
+                )
             except LockStoreUnavailable as error:  # the ticket expires by itself
                 logger.warning(f"Could not release lock ticket: {error}")
 

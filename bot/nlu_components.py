@@ -2,6 +2,7 @@
 and, for the retrieval intents (faq, advice), the answer. The safety
 components that run after it are in ``bot.nlu_safety``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -10,9 +11,21 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import (
+    RESPONSE_SELECTOR_PREDICTION_KEY,
+    RESPONSE_SELECTOR_PROPERTY_NAME,
+    RESPONSE_SELECTOR_RANKING_KEY,
+    RESPONSE_SELECTOR_RESPONSES_KEY,
+    RESPONSE_SELECTOR_RETRIEVAL_INTENTS,
+    RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+)
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME as FALLBACK_INTENT
+from rasa.shared.constants import UTTER_PREFIX
+from rasa.shared.core.constants import USER_INTENT_OUT_OF_SCOPE
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
     INTENT_RESPONSE_KEY,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
@@ -20,10 +33,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME as FALLBACK_INTENT
-
 CRISIS_INTENT = "crisis"
-INTENT_RANKING = "intent_ranking"
 
 
 class LinearScorer:
@@ -44,10 +54,18 @@ class LinearScorer:
         self._parts = []
         offset = 0
         for _, vectorizer in union.transformer_list:
-            self._parts.append((vectorizer.build_analyzer(), vectorizer.vocabulary_,
-                                vectorizer.idf_, offset, vectorizer.sublinear_tf, vectorizer.norm))
+            self._parts.append(
+                (
+                    vectorizer.build_analyzer(),
+                    vectorizer.vocabulary_,
+                    vectorizer.idf_,
+                    offset,
+                    vectorizer.sublinear_tf,
+                    vectorizer.norm,
+                )
+            )
             offset += len(vectorizer.vocabulary_)
-        self._weights = np.ascontiguousarray(svm.coef_.T)   # features x labels
+        self._weights = np.ascontiguousarray(svm.coef_.T)  # features x labels
         self._intercept = svm.intercept_
 
     @classmethod
@@ -55,9 +73,12 @@ class LinearScorer:
         """The fast scorer when the pipeline has the expected shape, else sklearn's own."""
         try:
             union, svm = pipeline.steps[0][1], pipeline.steps[-1][1]
-            simple = (len(pipeline.steps) == 2 and svm.coef_.shape[0] == len(svm.classes_) > 2
-                      and union.transformer_weights is None
-                      and all(v.norm in ("l2", None) and v.use_idf for _, v in union.transformer_list))
+            simple = (
+                len(pipeline.steps) == 2
+                and svm.coef_.shape[0] == len(svm.classes_) > 2
+                and union.transformer_weights is None
+                and all(v.norm in ("l2", None) and v.use_idf for _, v in union.transformer_list)
+            )
         except AttributeError:
             simple = False
         if simple:
@@ -65,13 +86,16 @@ class LinearScorer:
         return lambda text: pipeline.decision_function([text])[0]
 
     def __call__(self, text: Text) -> Any:
-        import numpy as np
         from collections import Counter
+
+        import numpy as np
 
         columns: List[int] = []
         values = []
         for analyze, vocabulary, idf, offset, sublinear, norm in self._parts:
-            found = [(vocabulary[g], n) for g, n in Counter(analyze(text)).items() if g in vocabulary]
+            found = [
+                (vocabulary[g], n) for g, n in Counter(analyze(text)).items() if g in vocabulary
+            ]
             if not found:
                 continue
             ids = [j for j, _ in found]
@@ -87,9 +111,7 @@ class LinearScorer:
         return np.concatenate(values) @ self._weights[columns] + self._intercept
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class LexicalIntentClassifier(GraphComponent):
     """Picks the intent and, for retrieval intents, the answer with one linear model.
 
@@ -115,7 +137,7 @@ class LexicalIntentClassifier(GraphComponent):
     """
 
     MODEL_FILE = "lexical_intent_classifier.pkl"
-    OUT_OF_SCOPE = "out_of_scope"
+    OUT_OF_SCOPE = USER_INTENT_OUT_OF_SCOPE
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -130,9 +152,15 @@ class LexicalIntentClassifier(GraphComponent):
             "random_seed": 42,
         }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
-                 resource: Resource, model: Any = None, threshold: float = float("-inf"),
-                 responses: Optional[Dict[Text, Any]] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Any = None,
+        threshold: float = float("-inf"),
+        responses: Optional[Dict[Text, Any]] = None,
+    ) -> None:
         self._config = config
         self._storage = model_storage
         self._resource = resource
@@ -143,13 +171,24 @@ class LexicalIntentClassifier(GraphComponent):
         self._scores = LinearScorer.for_model(model) if model is not None else None
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
-               resource: Resource, execution_context: ExecutionContext) -> "LexicalIntentClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LexicalIntentClassifier:
         return cls(config, model_storage, resource)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "LexicalIntentClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LexicalIntentClassifier:
         import pickle
 
         try:
@@ -171,8 +210,14 @@ class LexicalIntentClassifier(GraphComponent):
             TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
         )
         # Balanced: crisis has ~15x the examples of an FAQ topic.
-        return make_pipeline(features, LinearSVC(
-            C=self._config["C"], class_weight="balanced", random_state=self._config["random_seed"]))
+        return make_pipeline(
+            features,
+            LinearSVC(
+                C=self._config["C"],
+                class_weight="balanced",
+                random_state=self._config["random_seed"],
+            ),
+        )
 
     def _fallback_threshold(self, texts: List[Text], labels: List[Text]) -> float:
         """The held-out best score below which only fallback_percentile % of examples fall."""
@@ -188,7 +233,7 @@ class LexicalIntentClassifier(GraphComponent):
         split = StratifiedKFold(folds, shuffle=True, random_state=self._config["random_seed"])
         for train, held_out in split.split(x, y):
             model = self._build_model().fit(x[train], y[train])
-            for index, row in zip(held_out, model.decision_function(x[held_out])):
+            for index, row in zip(held_out, model.decision_function(x[held_out]), strict=True):
                 if y[index] != self.OUT_OF_SCOPE:
                     scores.append(float(row.max()))
         return float(np.percentile(scores, self._config["fallback_percentile"]))
@@ -197,14 +242,19 @@ class LexicalIntentClassifier(GraphComponent):
         import pickle
 
         texts = [m.get(TEXT) for m in training_data.intent_examples]
-        labels = [m.get(INTENT_RESPONSE_KEY) or m.get(INTENT) for m in training_data.intent_examples]
+        labels = [
+            m.get(INTENT_RESPONSE_KEY) or m.get(INTENT) for m in training_data.intent_examples
+        ]
         model, threshold = None, float("-inf")
         if len(set(labels)) > 1:
             threshold = self._fallback_threshold(texts, labels)
             model = self._build_model().fit(texts, labels)
-        prefixes = tuple(f"utter_{name}/" for name in self._config["retrieval_intents"])
-        responses = {name: variants for name, variants in training_data.responses.items()
-                     if name.startswith(prefixes)}
+        prefixes = tuple(f"{UTTER_PREFIX}{name}/" for name in self._config["retrieval_intents"])
+        responses = {
+            name: variants
+            for name, variants in training_data.responses.items()
+            if name.startswith(prefixes)
+        }
         with self._storage.write_to(self._resource) as directory:
             with open(f"{directory}/{self.MODEL_FILE}", "wb") as handle:
                 pickle.dump((model, threshold, responses), handle)
@@ -228,7 +278,7 @@ class LexicalIntentClassifier(GraphComponent):
 
         scale = self._config["confidence_scale"]
         shifted = np.exp(scale * (scores - scores.max()))
-        confidence = dict(zip(self._labels, (shifted / shifted.sum()).tolist()))
+        confidence = dict(zip(self._labels, (shifted / shifted.sum()).tolist(), strict=True))
         best = max(confidence, key=confidence.get)
 
         # Intent confidence = its best label's (keeps the ranking in argmax order).
@@ -240,15 +290,18 @@ class LexicalIntentClassifier(GraphComponent):
         intent_ranking = [{INTENT_NAME_KEY: n, PREDICTED_CONFIDENCE_KEY: c} for n, c in ranking]
         top = dict(intent_ranking[0])
         if float(scores.max()) < self._threshold and best.split("/", 1)[0] != CRISIS_INTENT:
-            top = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: top[PREDICTED_CONFIDENCE_KEY]}
+            top = {
+                INTENT_NAME_KEY: FALLBACK_INTENT,
+                PREDICTED_CONFIDENCE_KEY: top[PREDICTED_CONFIDENCE_KEY],
+            }
             intent_ranking.insert(0, dict(top))
         message.set(INTENT, top, add_to_output=True)
-        message.set(INTENT_RANKING, intent_ranking, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, intent_ranking, add_to_output=True)
 
-        selectors = {"all_retrieval_intents": list(self._config["retrieval_intents"])}
+        selectors = {RESPONSE_SELECTOR_RETRIEVAL_INTENTS: list(self._config["retrieval_intents"])}
         for retrieval in self._config["retrieval_intents"]:
             selectors[retrieval] = self._selection(retrieval, confidence)
-        message.set("response_selector", selectors, add_to_output=True)
+        message.set(RESPONSE_SELECTOR_PROPERTY_NAME, selectors, add_to_output=True)
 
     def _selection(self, retrieval: Text, confidence: Dict[Text, float]) -> Dict[Text, Any]:
         """The ResponseSelector-shaped result for one retrieval intent."""
@@ -257,17 +310,17 @@ class LexicalIntentClassifier(GraphComponent):
         total = sum(scores.values()) or 1.0
         ranking = sorted(scores.items(), key=lambda kv: -kv[1])[: self._config["ranking_length"]]
         if not ranking:
-            return {"response": {}, "ranking": []}
+            return {RESPONSE_SELECTOR_PREDICTION_KEY: {}, RESPONSE_SELECTOR_RANKING_KEY: []}
         key, value = ranking[0]
-        utter_action = "utter_" + key
+        utter_action = UTTER_PREFIX + key
         return {
-            "response": {
-                "responses": self._responses.get(utter_action),
+            RESPONSE_SELECTOR_PREDICTION_KEY: {
+                RESPONSE_SELECTOR_RESPONSES_KEY: self._responses.get(utter_action),
                 PREDICTED_CONFIDENCE_KEY: value / total,
                 INTENT_RESPONSE_KEY: key,
-                "utter_action": utter_action,
+                RESPONSE_SELECTOR_UTTER_ACTION_KEY: utter_action,
             },
-            "ranking": [
+            RESPONSE_SELECTOR_RANKING_KEY: [
                 {"id": i, PREDICTED_CONFIDENCE_KEY: v / total, INTENT_RESPONSE_KEY: k}
                 for i, (k, v) in enumerate(ranking)
             ],

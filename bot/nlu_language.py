@@ -6,6 +6,7 @@ a turn of its own, so it gets an acknowledgement in the new language instead
 of the nearest FAQ answer. It runs after the intent classifier and before
 SafetyOverride, which can still overrule it.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -34,8 +35,13 @@ class LanguageRequest(GraphComponent):
     """Forces intent ``switch_language`` when a short message asks for a language."""
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "LanguageRequest":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LanguageRequest:
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -44,8 +50,11 @@ class LanguageRequest(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             if requested_language(message.get(TEXT) or ""):
-                ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
-                           if r.get(INTENT_NAME_KEY) != SWITCH_INTENT]
+                ranking = [
+                    r
+                    for r in message.get(INTENT_RANKING_KEY) or []
+                    if r.get(INTENT_NAME_KEY) != SWITCH_INTENT
+                ]
                 top = {INTENT_NAME_KEY: SWITCH_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
                 message.set(INTENT, top, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)

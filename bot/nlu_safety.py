@@ -13,6 +13,7 @@
 The policy (``bot.policies.CrisisPolicy``) re-checks the raw text with the
 patterns on every turn, so crisis routing never depends on these alone.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,6 +23,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -29,7 +31,6 @@ from rasa.shared.nlu.constants import (
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
-from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -60,8 +61,11 @@ def _overrule_crisis_guess(message: Message) -> None:
     becomes an honest "not sure"; assess() then checks in when the text uses
     risk vocabulary.
     """
-    ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
-               if r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, DEFAULT_NLU_FALLBACK_INTENT_NAME)]
+    ranking = [
+        r
+        for r in message.get(INTENT_RANKING_KEY) or []
+        if r.get(INTENT_NAME_KEY) not in (CRISIS_INTENT, DEFAULT_NLU_FALLBACK_INTENT_NAME)
+    ]
     confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY, 0.0)
     top = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME, PREDICTED_CONFIDENCE_KEY: confidence}
     message.set(INTENT, top, add_to_output=True)
@@ -106,21 +110,37 @@ class SafetyClassifier(GraphComponent):
             digest.update(path.read_bytes())
         return digest.hexdigest()
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
-                 resource: Resource, model: Optional[SafetyModel] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Optional[SafetyModel] = None,
+    ) -> None:
         self._config = config
         self._storage = model_storage
         self._resource = resource
         self._model = model
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SafetyClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SafetyClassifier:
         return cls(config, model_storage, resource)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "SafetyClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SafetyClassifier:
         import pickle
 
         try:
@@ -138,10 +158,14 @@ class SafetyClassifier(GraphComponent):
         pairs += [(m.get(TEXT), _label(m)) for m in training_data.intent_examples if m.get(TEXT)]
         texts, labels = [t for t, _ in pairs], [label for _, label in pairs]
         model = SafetyModel.train(
-            texts, labels, check_false_alarm=self._config["check_false_alarm"],
+            texts,
+            labels,
+            check_false_alarm=self._config["check_false_alarm"],
             crisis_false_alarm=self._config["crisis_false_alarm"],
             advice_false_alarm=self._config["advice_false_alarm"],
-            c=self._config["C"], seed=self._config["random_seed"])
+            c=self._config["C"],
+            seed=self._config["random_seed"],
+        )
         with self._storage.write_to(self._resource) as directory:
             with open(f"{directory}/{self.MODEL_FILE}", "wb") as handle:
                 pickle.dump((model.pipeline, model.thresholds), handle)
@@ -164,7 +188,9 @@ def _scores(message: Message) -> Optional[SafetyScores]:
     raw = message.get(SCORES_KEY)
     if not raw:
         return None
-    return SafetyScores(raw["risk"], raw["emergency"], raw["advice"], raw["level"], raw["is_advice"])
+    return SafetyScores(
+        raw["risk"], raw["emergency"], raw["advice"], raw["level"], raw["is_advice"]
+    )
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -172,8 +198,13 @@ class SafetyOverride(GraphComponent):
     """Overrides the predicted intent for crisis and personal-advice messages."""
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SafetyOverride":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SafetyOverride:
         # The language detector's models load here, not on a visitor's first message.
         language.warm_up()
         return cls()
@@ -200,8 +231,9 @@ class SafetyOverride(GraphComponent):
         message.set(SAFETY_KEY, result.as_dict(), add_to_output=True)
         if result.level == CRISIS:
             _force_intent(message, CRISIS_INTENT)
-        elif result.level != CHECK and (detect_advice(text) is not None
-                                         or (scores is not None and scores.is_advice)):
+        elif result.level != CHECK and (
+            detect_advice(text) is not None or (scores is not None and scores.is_advice)
+        ):
             _force_intent(message, ADVICE_INTENT)
 
 

@@ -13,6 +13,7 @@ and the turns after them (bot.safety.dialogue). It only uses domain responses
 and Rasa's built-in actions for the crisis reply and the check-in, so both work
 with the action server down.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -67,7 +68,8 @@ def _flag_carried_over(tracker: DialogueStateTracker) -> bool:
 
 
 def _turn_actions(tracker: DialogueStateTracker) -> Tuple[List[Text], List[Text], List[Text]]:
-    """(actions since the last user message, actions of the bot's previous turn, all in this session)."""
+    """(actions since the last user message, actions of the bot's previous turn,
+    all in this session)."""
     since: List[Text] = []
     previous: List[Text] = []
     session: List[Text] = []
@@ -124,13 +126,17 @@ class CrisisPolicy(Policy):
         previous_language = tracker.get_slot(LANGUAGE_SLOT)
         asked = (tracker.latest_message.metadata or {}).get(LANGUAGE_SLOT)
         reply_language = conversation_language(text, previous_language, asked)
-        language = [SlotSet(LANGUAGE_SLOT, reply_language)] if (
-            not done and previous_language != reply_language) else []
+        language = (
+            [SlotSet(LANGUAGE_SLOT, reply_language)]
+            if (not done and previous_language != reply_language)
+            else []
+        )
         # The session flag counts safety replies before this turn only.
-        before = session[len(done):]
+        before = session[len(done) :]
         intent = (tracker.latest_message.intent or {}).get("name")
-        actions = plan(result.level, intent,
-                       session_safety(previous, before, _flag_carried_over(tracker)))
+        actions = plan(
+            result.level, intent, session_safety(previous, before, _flag_carried_over(tracker))
+        )
         if not actions:
             return self._prediction(self._default_predictions(domain), events=language)
 
@@ -141,8 +147,11 @@ class CrisisPolicy(Policy):
             if action in (CRISIS_RESPONSE, CHECK_IN_RESPONSE):
                 # The slots pick the language and emergency variants of the reply.
                 kind = EMERGENCY if result.kind == EMERGENCY else None
-                events += [SlotSet("crisis_language", reply_language), SlotSet("crisis_kind", kind),
-                           SlotSet(RISK_FLAG_SLOT, True)]
+                events += [
+                    SlotSet("crisis_language", reply_language),
+                    SlotSet("crisis_kind", kind),
+                    SlotSet(RISK_FLAG_SLOT, True),
+                ]
         elif tracker.active_loop_name and ACTION_DEACTIVATE_LOOP_NAME not in done:
             action = ACTION_DEACTIVATE_LOOP_NAME
         else:

@@ -10,6 +10,7 @@ minute; a request takes one token or is refused with the seconds to wait. Only
 keys seen recently are kept: a bucket that has had time to refill completely is
 the same as no bucket, so it is dropped, and the table is bounded.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,30 +30,35 @@ class Rate:
     per_minute: float
 
     @classmethod
-    def parse(cls, value: Any, default: Optional["Rate"]) -> Optional["Rate"]:
+    def parse(cls, value: Any, default: Optional[Rate]) -> Optional[Rate]:
         """A rate from credentials.yml: {burst, per_minute}, or off/null for no limit."""
         if value is None or value is False or (isinstance(value, str) and value.lower() == "off"):
             return None
         if not isinstance(value, Mapping):
-            raise ValueError(f"a rate limit must be {{burst: N, per_minute: N}} or off, not {value!r}")
+            raise ValueError(
+                f"a rate limit must be {{burst: N, per_minute: N}} or off, not {value!r}"
+            )
         burst = float(value.get("burst", default.burst if default else 0))
         per_minute = float(value.get("per_minute", default.per_minute if default else 0))
         if burst < 1 or per_minute <= 0:
-            raise ValueError(f"a rate limit needs burst >= 1 and per_minute > 0, not {dict(value)!r}")
+            raise ValueError(
+                f"a rate limit needs burst >= 1 and per_minute > 0, not {dict(value)!r}"
+            )
         return cls(burst, per_minute)
 
 
 class RateLimiter:
     """One token bucket per key."""
 
-    def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = MAX_KEYS) -> None:
+    def __init__(
+        self, rate: Rate, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS
+    ) -> None:
         self.rate = rate
         self._per_second = rate.per_minute / 60.0
         self._clock = clock
         self._max_keys = max_keys
         # key -> (tokens left, time they were counted)
-        self._buckets: "OrderedDict[Text, Tuple[float, float]]" = OrderedDict()
+        self._buckets: OrderedDict[Text, Tuple[float, float]] = OrderedDict()
 
     def take(self, key: Text) -> float:
         """Takes a token: 0.0 if allowed, else the seconds until one is free."""
@@ -66,7 +72,7 @@ class RateLimiter:
         return (1.0 - tokens) / self._per_second
 
     def _store(self, key: Text, tokens: float, now: float) -> None:
-        self._buckets[key] = (tokens, now)   # pop + set: the key is now the newest
+        self._buckets[key] = (tokens, now)  # pop + set: the key is now the newest
         full_after = self.rate.burst / self._per_second
         while self._buckets:
             oldest, (_, seen) = next(iter(self._buckets.items()))

@@ -1,4 +1,5 @@
 """Running the project's small servers in a thread or until Ctrl+C (widget demo, staff console)."""
+
 from __future__ import annotations
 
 import threading

@@ -9,6 +9,7 @@ then listens. It abstains on anything safety-related, inside forms and inside
 the comparison tool (actions/decision_aid.py resolves follow-ups there), so
 CrisisPolicy and the rules keep every other turn.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,12 +18,12 @@ from typing import Any, Dict, List, Optional, Text
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
+from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot import follow_up
@@ -32,10 +33,32 @@ TOPIC_SLOT = "faq_topic"
 FAQ = "faq"
 FAQ_RESPONSE_PREFIX = "utter_faq/"
 # Intents after which the topic still stands ("thanks", "ok", "hmm?").
-KEEPS_TOPIC = {"faq", "thank", "affirm", "deny", "nlu_fallback", "out_of_scope", "compare_dimension"}
+KEEPS_TOPIC = {
+    "faq",
+    "thank",
+    "affirm",
+    "deny",
+    "nlu_fallback",
+    "out_of_scope",
+    "compare_dimension",
+}
 # First-person words: a follow-up with one of these may be a personal question.
-PERSONAL_WORDS = {"i", "me", "my", "mine", "myself", "im", "yo", "mi", "mis", "me", "conmigo", "tengo",
-                  "puedo", "debo", "estoy"}
+PERSONAL_WORDS = {
+    "i",
+    "me",
+    "my",
+    "mine",
+    "myself",
+    "im",
+    "yo",
+    "mi",
+    "mis",
+    "conmigo",
+    "tengo",
+    "puedo",
+    "debo",
+    "estoy",
+}
 # The comparison tool's own slot: inside it, actions/decision_aid.py answers follow-ups.
 TOOL_SLOT = "da_context"
 
@@ -52,7 +75,9 @@ def _faq_key(tracker: DialogueStateTracker) -> Optional[Text]:
 
 def _best_faq_guess(tracker: DialogueStateTracker) -> Optional[Text]:
     """The classifier's FAQ choice even when the intent was not faq (a short follow-up)."""
-    selected = (tracker.latest_message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(FAQ) or {}
+    selected = (tracker.latest_message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(
+        FAQ
+    ) or {}
     key = (selected.get("response") or {}).get("intent_response_key") or ""
     return key.split("/", 1)[1] if "/" in key else None
 
@@ -61,8 +86,11 @@ def _impersonal_follow_up(text: Text) -> bool:
     """A short follow-up with no personal words ("since when?") that the advice
     model took for a personal question; a real one ("what about my dose?") stays advice."""
     words = set(re.findall(r"[^\W\d_]+", text.lower()))
-    return (follow_up.load().is_elliptical(text) and not words & PERSONAL_WORDS
-            and detect_advice(text) is None)
+    return (
+        follow_up.load().is_elliptical(text)
+        and not words & PERSONAL_WORDS
+        and detect_advice(text) is None
+    )
 
 
 def _actions_since_user(tracker: DialogueStateTracker) -> List[Text]:
@@ -86,16 +114,21 @@ class TopicPolicy(Policy):
         # Above RulePolicy (6), below CrisisPolicy (10).
         return {"priority": 8}
 
-    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain,
-              **kwargs: Any) -> Resource:
+    def train(
+        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
         # Nothing to learn: the table is content. Persist an empty resource.
         with self._model_storage.write_to(self._resource):
             pass
         return self._resource
 
-    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
-                                     rule_only_data: Optional[Dict[Text, Any]] = None,
-                                     **kwargs: Any) -> PolicyPrediction:
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
         nothing = self._default_predictions(domain)
         done = _actions_since_user(tracker)
         if done != [ACTION_LISTEN_NAME] and done:
@@ -114,10 +147,19 @@ class TopicPolicy(Policy):
         text = tracker.latest_message.text or ""
 
         target = None
-        if safety == "none" and intent != "crisis" and not busy and not text.startswith("/") \
-                and (intent != "advice" or _impersonal_follow_up(text)):
-            target = follow_up.load().resolve(text, topic, _faq_key(tracker) or (
-                _best_faq_guess(tracker) if intent == "nlu_fallback" else None))
+        if (
+            safety == "none"
+            and intent != "crisis"
+            and not busy
+            and not text.startswith("/")
+            and (intent != "advice" or _impersonal_follow_up(text))
+        ):
+            target = follow_up.load().resolve(
+                text,
+                topic,
+                _faq_key(tracker)
+                or (_best_faq_guess(tracker) if intent == "nlu_fallback" else None),
+            )
             if target and FAQ_RESPONSE_PREFIX + target not in domain.action_names_or_texts:
                 target = None
 

@@ -44,6 +44,7 @@ after; ``delete`` removes one conversation. Deleted rows are overwritten in the
 file (SQLite's secure_delete) and the write-ahead log is emptied afterwards, so
 the words are gone from the disk too, not only from the tables.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -92,12 +93,13 @@ class _Session:
 
     __slots__ = ("events", "types", "first_id", "last_id", "nbytes", "handed", "unsaved")
 
-    def __init__(self, events: List[Text], types: List[Text],
-                 first_id: Optional[int], last_id: Optional[int]) -> None:
-        self.events = events          # JSON text of each event, as stored
-        self.types = types            # their type names
-        self.first_id = first_id      # row id of events[0] (None: nothing stored)
-        self.last_id = last_id        # row id of events[-1]
+    def __init__(
+        self, events: List[Text], types: List[Text], first_id: Optional[int], last_id: Optional[int]
+    ) -> None:
+        self.events = events  # JSON text of each event, as stored
+        self.types = types  # their type names
+        self.first_id = first_id  # row id of events[0] (None: nothing stored)
+        self.last_id = last_id  # row id of events[-1]
         self.nbytes = sum(map(len, events)) + _EVENT_OVERHEAD_BYTES * (len(events) + 1)
         # What the last retrieve returned (a rollover session is not stored
         # yet: its `unsaved` leading events go to the database with the turn).
@@ -105,8 +107,9 @@ class _Session:
         self.unsaved = 0
 
 
-def _trim_to_latest_session(events: List[Text], types: List[Text], ids: List[Optional[int]]
-                            ) -> Tuple[List[Text], List[Text], List[Optional[int]]]:
+def _trim_to_latest_session(
+    events: List[Text], types: List[Text], ids: List[Optional[int]]
+) -> Tuple[List[Text], List[Text], List[Optional[int]]]:
     """Like SQLTrackerStore.retrieve: only the latest session is kept."""
     for i in range(len(types) - 1, -1, -1):
         if types[i] == SessionStarted.type_name:
@@ -117,14 +120,17 @@ def _trim_to_latest_session(events: List[Text], types: List[Text], ids: List[Opt
 class CachedSQLTrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store; validated cache, bounded sessions (see module doc)."""
 
-    def __init__(self, *args: Any,
-                 cache_bytes: Any = DEFAULT_CACHE_BYTES,
-                 max_session_events: Any = DEFAULT_MAX_SESSION_EVENTS,
-                 shared: Any = None,
-                 retention_days: Optional[float] = RETENTION_DAYS,
-                 purge_every_minutes: float = PURGE_EVERY_MINUTES,
-                 **kwargs: Any) -> None:
-        _create_private_sqlite_file(kwargs)   # before SQLAlchemy creates it world-readable
+    def __init__(
+        self,
+        *args: Any,
+        cache_bytes: Any = DEFAULT_CACHE_BYTES,
+        max_session_events: Any = DEFAULT_MAX_SESSION_EVENTS,
+        shared: Any = None,
+        retention_days: Optional[float] = RETENTION_DAYS,
+        purge_every_minutes: float = PURGE_EVERY_MINUTES,
+        **kwargs: Any,
+    ) -> None:
+        _create_private_sqlite_file(kwargs)  # before SQLAlchemy creates it world-readable
         super().__init__(*args, **kwargs)
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
@@ -134,13 +140,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # A store other processes also write to. Decides whether a failure to
         # read or write it stops the turn (bot.channels answers 503) instead
         # of Rasa's silent fallback to a per-process in-memory store.
-        self.shared = dialect != "sqlite" if shared is None else str(shared).lower() in ("1", "true", "yes")
+        self.shared = (
+            dialect != "sqlite" if shared is None else str(shared).lower() in ("1", "true", "yes")
+        )
         self.cache_bytes = int(cache_bytes)
         self.max_session_events = int(max_session_events)
         self._ensure_indexes()
-        self._cache: "OrderedDict[Text, _Session]" = OrderedDict()
+        self._cache: OrderedDict[Text, _Session] = OrderedDict()
         self._cached_bytes = 0
-        self._openers: "OrderedDict[Text, bool]" = OrderedDict()
+        self._openers: OrderedDict[Text, bool] = OrderedDict()
         self._guard = threading.Lock()
         self._start_retention(retention_days, purge_every_minutes)
 
@@ -154,8 +162,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         url = self.engine.url
         self.engine.dispose()
         self.engine = sa.create_engine(
-            url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=4,
-            connect_args={"check_same_thread": False})
+            url,
+            poolclass=sa.pool.QueuePool,
+            pool_size=1,
+            max_overflow=4,
+            connect_args={"check_same_thread": False},
+        )
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
@@ -169,18 +181,23 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         kwargs = create_engine_kwargs(url)
         kwargs.setdefault("connect_args", {})["connect_timeout"] = int(
-            os.environ.get("POSTGRESQL_CONNECT_TIMEOUT", "3"))
+            os.environ.get("POSTGRESQL_CONNECT_TIMEOUT", "3")
+        )
         self.engine = sa.create_engine(url, pool_pre_ping=True, **kwargs)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     def _ensure_indexes(self) -> None:
         """(sender_id, id) and (sender_id, type_name, id): every query here is an index range."""
         table = self.SQLEvent.__tablename__
-        for name, columns in (("ix_events_sender_id_id", "sender_id, id"),
-                              ("ix_events_sender_type_id", "sender_id, type_name, id")):
+        for name, columns in (
+            ("ix_events_sender_id_id", "sender_id, id"),
+            ("ix_events_sender_type_id", "sender_id, type_name, id"),
+        ):
             try:
                 with self.engine.begin() as conn:
-                    conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"))
+                    conn.execute(
+                        sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+                    )
             except sa.exc.DBAPIError as error:  # another replica created it at the same moment
                 logger.debug(f"Index {name} not created: {error}")
 
@@ -223,10 +240,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         table = self.SQLEvent.__tablename__
         with self.session_scope() as session:
             if entry is not None and entry.last_id is not None:
-                rows = session.execute(sa.text(
-                    f"SELECT id, type_name, CASE WHEN id > :last THEN data END AS data "
-                    f"FROM {table} WHERE sender_id = :sender "
-                    f"AND (id > :last OR id = :first OR id = :last) ORDER BY id"),
+                rows = session.execute(
+                    sa.text(
+                        f"SELECT id, type_name, CASE WHEN id > :last THEN data END AS data "
+                        f"FROM {table} WHERE sender_id = :sender "
+                        f"AND (id > :last OR id = :first OR id = :last) ORDER BY id"
+                    ),
                     {"sender": sender_id, "last": entry.last_id, "first": entry.first_id},
                 ).fetchall()
                 ids = {row.id for row in rows if row.id <= entry.last_id}
@@ -234,34 +253,52 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                     delta = [row for row in rows if row.id > entry.last_id]
                     if not delta:
                         return entry
-                    updated = self._extend(entry, [r.data for r in delta],
-                                           [r.type_name for r in delta], [r.id for r in delta])
+                    updated = self._extend(
+                        entry,
+                        [r.data for r in delta],
+                        [r.type_name for r in delta],
+                        [r.id for r in delta],
+                    )
                     self._put(sender_id, updated)
                     return updated
                 # Rows this copy starts or ends with are gone: deleted elsewhere.
-            start = session.execute(sa.text(
-                f"SELECT max(id) FROM {table} WHERE sender_id = :sender AND type_name = :type"),
-                {"sender": sender_id, "type": SessionStarted.type_name}).scalar()
-            rows = session.execute(sa.text(
-                f"SELECT id, type_name, data FROM {table} "
-                f"WHERE sender_id = :sender AND id >= :start ORDER BY id"),
-                {"sender": sender_id, "start": start or 0}).fetchall()
+            start = session.execute(
+                sa.text(
+                    f"SELECT max(id) FROM {table} WHERE sender_id = :sender AND type_name = :type"
+                ),
+                {"sender": sender_id, "type": SessionStarted.type_name},
+            ).scalar()
+            rows = session.execute(
+                sa.text(
+                    f"SELECT id, type_name, data FROM {table} "
+                    f"WHERE sender_id = :sender AND id >= :start ORDER BY id"
+                ),
+                {"sender": sender_id, "start": start or 0},
+            ).fetchall()
         ids = [r.id for r in rows]
-        fresh = _Session([r.data for r in rows], [r.type_name for r in rows],
-                         ids[0] if ids else None, ids[-1] if ids else None)
+        fresh = _Session(
+            [r.data for r in rows],
+            [r.type_name for r in rows],
+            ids[0] if ids else None,
+            ids[-1] if ids else None,
+        )
         self._put(sender_id, fresh)
         return fresh
 
     @staticmethod
-    def _extend(entry: _Session, texts: List[Text], types: List[Text],
-                ids: Sequence[int]) -> _Session:
+    def _extend(
+        entry: _Session, texts: List[Text], types: List[Text], ids: Sequence[int]
+    ) -> _Session:
         """The stored session followed by newer rows (a session start among them starts it anew)."""
         old_ids: List[Optional[int]] = (
-            [entry.first_id] + [None] * (len(entry.events) - 1) if entry.events else [])
+            [entry.first_id] + [None] * (len(entry.events) - 1) if entry.events else []
+        )
         events, kinds, all_ids = _trim_to_latest_session(
-            entry.events + list(texts), entry.types + list(types), old_ids + list(ids))
-        return _Session(events, kinds, all_ids[0] if all_ids else None,
-                        ids[-1] if ids else entry.last_id)
+            entry.events + list(texts), entry.types + list(types), old_ids + list(ids)
+        )
+        return _Session(
+            events, kinds, all_ids[0] if all_ids else None, ids[-1] if ids else entry.last_id
+        )
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         entry = self._load(sender_id)
@@ -276,7 +313,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def _tracker(self, sender_id: Text, events: List[Text]) -> DialogueStateTracker:
         return DialogueStateTracker.from_dict(
-            sender_id, [json.loads(e) for e in events], self.domain.slots)
+            sender_id, [json.loads(e) for e in events], self.domain.slots
+        )
 
     def _should_roll_over(self, entry: _Session) -> bool:
         if len(entry.events) < self.max_session_events or not entry.events:
@@ -286,7 +324,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return False  # only between turns
         config = self.domain.session_config
         if config.are_sessions_enabled():
-            for text, kind in zip(reversed(entry.events), reversed(entry.types)):
+            for text, kind in zip(reversed(entry.events), reversed(entry.types), strict=True):
                 if kind == "user":
                     idle = time.time() - (json.loads(text).get("timestamp") or 0)
                     if idle > config.session_expiration_time * 60:
@@ -326,8 +364,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             await super().save(tracker)
             return
         handed = entry.handed
-        new = events[len(handed):]
-        texts = handed[len(handed) - entry.unsaved:] + [json.dumps(e.as_dict()) for e in new]
+        new = events[len(handed) :]
+        texts = handed[len(handed) - entry.unsaved :] + [json.dumps(e.as_dict()) for e in new]
         if not texts:
             return
         dicts = [json.loads(t) for t in texts]
@@ -338,7 +376,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         updated = self._extend(entry, texts, types, ids)
         # The tracker Rasa holds is now what was handed out plus what was
         # added; a second save of it in the same turn adds only what follows.
-        added = texts[entry.unsaved:]
+        added = texts[entry.unsaved :]
         if not entry.unsaved and not _has_start(types) and handed is entry.events:
             updated.handed = updated.events
         else:
@@ -350,9 +388,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """True when the tracker holds what retrieve handed out, followed by new events."""
         if len(events) < len(handed):
             return False
-        return not handed or events[len(handed) - 1].timestamp == json.loads(handed[-1]).get("timestamp")
+        return not handed or events[len(handed) - 1].timestamp == json.loads(handed[-1]).get(
+            "timestamp"
+        )
 
-    def _insert(self, sender_id: Text, dicts: List[Dict[Text, Any]], texts: List[Text]) -> List[int]:
+    def _insert(
+        self, sender_id: Text, dicts: List[Dict[Text, Any]], texts: List[Text]
+    ) -> List[int]:
         """The same rows SQLTrackerStore.save writes, in one INSERT; returns their ids."""
         table = self.SQLEvent.__table__
         rows = [
@@ -364,12 +406,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 "action_name": data.get("name"),
                 "data": text,
             }
-            for data, text in zip(dicts, texts)
+            for data, text in zip(dicts, texts, strict=True)
         ]
         ids: List[int] = []
         with self.session_scope() as session:
             for i in range(0, len(rows), _INSERT_CHUNK):
-                chunk = rows[i:i + _INSERT_CHUNK]
+                chunk = rows[i : i + _INSERT_CHUNK]
                 if self.engine.dialect.name == "postgresql":
                     result = session.execute(table.insert().values(chunk).returning(table.c.id))
                     ids += [row[0] for row in result]
@@ -383,7 +425,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     # -- first turn of a session --------------------------------------------
     def _note_openers(self, dicts: List[Dict[Text, Any]]) -> None:
-        """For each stored user message: did a (non-rollover) session start in this same write, before it?"""
+        """For each stored user message: did a (non-rollover) session start in this same
+        write, before it?"""
         started = False
         with self._guard:
             for data in dicts:
@@ -418,20 +461,26 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.forget(sender_id)
         with self.session_scope() as session:
             session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete(
-                synchronize_session=False)
+                synchronize_session=False
+            )
             session.commit()
-        self.forget(sender_id)   # in case a read cached it meanwhile
+        self.forget(sender_id)  # in case a read cached it meanwhile
         self._empty_write_ahead_log()
 
     def purge_older_than(self, cutoff: float) -> int:
         """Deletes conversations whose latest event is older than ``cutoff`` (a Unix time)."""
         event = self.SQLEvent
         with self.session_scope() as session:
-            stale = [row[0] for row in session.query(event.sender_id).group_by(event.sender_id)
-                     .having(sa.func.max(event.timestamp) < cutoff)]
-            for start in range(0, len(stale), 500):   # SQLite's limit on bound values
-                session.query(event).filter(event.sender_id.in_(stale[start:start + 500])).delete(
-                    synchronize_session=False)
+            stale = [
+                row[0]
+                for row in session.query(event.sender_id)
+                .group_by(event.sender_id)
+                .having(sa.func.max(event.timestamp) < cutoff)
+            ]
+            for start in range(0, len(stale), 500):  # SQLite's limit on bound values
+                session.query(event).filter(event.sender_id.in_(stale[start : start + 500])).delete(
+                    synchronize_session=False
+                )
             session.commit()
         for sender_id in stale:
             self.forget(sender_id)
@@ -445,13 +494,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return 0
         count = self.purge_older_than(time.time() - self.retention_days * 86_400)
         if count:
-            logger.info("Deleted %d conversation(s) older than %g days.", count, self.retention_days)
+            logger.info(
+                "Deleted %d conversation(s) older than %g days.", count, self.retention_days
+            )
         return count
 
     def _start_retention(self, retention_days: Optional[float], every_minutes: float) -> None:
         self.retention_days = float(retention_days) if retention_days else None
         self._purge_every = float(every_minutes) * 60
-        self._purge_task: Optional["asyncio.Task[None]"] = None
+        self._purge_task: Optional[asyncio.Task[None]] = None
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _secure_delete)
             _tighten_sqlite_files(self.engine.url.database)
@@ -459,7 +510,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return   # built outside a server (scripts, tests): purge on start only
+            return  # built outside a server (scripts, tests): purge on start only
         if self.retention_days and self._purge_every > 0:
             self._purge_task = loop.create_task(self._purge_periodically())
 
@@ -468,7 +519,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             await asyncio.sleep(self._purge_every)
             try:
                 self.purge_expired()
-            except Exception:   # the next round tries again; the bot keeps answering
+            except Exception:  # the next round tries again; the bot keeps answering
                 logger.exception("Deleting old conversations failed.")
 
     def _empty_write_ahead_log(self) -> None:
@@ -505,13 +556,17 @@ def _create_private_sqlite_file(kwargs: Dict[Text, Any]) -> None:
         return
     missing = [folder for folder in [path.parent, *path.parent.parents] if not folder.exists()]
     if missing:
-        for folder in reversed(missing):   # mkdir(parents=True) would not give the parents 0700
+        for folder in reversed(missing):  # mkdir(parents=True) would not give the parents 0700
             folder.mkdir(mode=0o700)
     elif path.parent.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         # A folder the store did not make is not changed (it may be shared,
         # like /tmp); the files in it are still private.
-        logger.warning("The folder %s can be read by other users; the conversation files in it "
-                       "cannot. To close the folder too: chmod 700 %s", path.parent, path.parent)
+        logger.warning(
+            "The folder %s can be read by other users; the conversation files in it "
+            "cannot. To close the folder too: chmod 700 %s",
+            path.parent,
+            path.parent,
+        )
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
@@ -525,5 +580,5 @@ def _tighten_sqlite_files(database: Optional[Text]) -> None:
         try:
             if path.exists() and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 path.chmod(0o600)
-        except OSError as error:   # not ours to change: say so, keep serving
+        except OSError as error:  # not ours to change: say so, keep serving
             logger.warning("Could not make %s private (%s).", path, error)

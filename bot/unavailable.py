@@ -5,6 +5,7 @@ tracker store, when the database cannot be read or written. The REST channel
 answers it with a 503 and a short JSON error instead of a reply built from a
 conversation it could not load (or one it could not store).
 """
+
 from __future__ import annotations
 
 

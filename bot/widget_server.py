@@ -5,29 +5,59 @@
 then open http://localhost:8000/demo/ (the Rasa server must allow that origin:
 ``rasa run --cors "http://localhost:8000"``).
 
+    python -m bot.widget_server --print-embed --bot-url https://bot.example-clinic.com
+
+prints the widget's script tag for a clinic's own site, with the clinic's name,
+phone and hours from the clinic profile.
+
 Only for development: a clinic serves widget.js and widget.css from its own
 web server (see widget/README.md). What this server adds over
 ``python -m http.server``:
 
 - a strict Content-Security-Policy on every page, so the demo proves the widget
   needs no inline script or style and talks to nobody but the bot server;
-- the demo pages' ``data-server`` attribute is pointed at ``--bot-url``;
+- the demo pages' ``data-server`` attribute is pointed at ``--bot-url``, and
+  their ``{clinic_name}``, ``{clinic_phone}``... are filled in from the clinic
+  profile (the ``clinic_*`` slots in domain.yml), so the sample clinic's
+  details are written in one place only;
 - no directory listings, loopback-only by default.
 """
+
 from __future__ import annotations
 
 import argparse
 import functools
+import html
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
+from bot.content import clinic_profile, fill
 from bot.serving import serve_in_background, serve_until_interrupted
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 DEMO_DEFAULT_SERVER = 'data-server="http://localhost:5005"'
+
+
+def with_clinic_profile(page: str) -> str:
+    """The page with ``{clinic_*}`` filled in from the clinic profile, HTML-escaped."""
+    return fill(page, {k: html.escape(v, quote=True) for k, v in clinic_profile().items()})
+
+
+def embed_tag(bot_url: str, src: str = "widget.js") -> str:
+    """The one script tag a clinic's site needs, with the clinic profile's details."""
+    origin_of(bot_url)  # validates
+    attrs = {
+        "data-server": bot_url.rstrip("/"),
+        "data-clinic-name": "{clinic_name}",
+        "data-clinic-phone": "{clinic_phone}",
+        "data-clinic-hours": "{clinic_hours}",
+    }
+    lines = [f'<script src="{html.escape(src, quote=True)}" defer']
+    lines += [f'        {name}="{html.escape(value, quote=True)}"' for name, value in attrs.items()]
+    return with_clinic_profile("\n".join(lines) + "></script>")
 
 
 def origin_of(url: str) -> str:
@@ -84,14 +114,14 @@ class WidgetHandler(SimpleHTTPRequestHandler):
         super().do_GET()
 
     def _send_demo_page(self, path: str) -> None:
-        name = path[len("/demo/"):] or "index.html"
+        name = path[len("/demo/") :] or "index.html"
         file = (WIDGET_DIR / "demo" / name).resolve()
         if file.parent != (WIDGET_DIR / "demo").resolve() or not file.is_file():
             self.send_error(HTTPStatus.NOT_FOUND)
             return
-        html = file.read_text(encoding="utf-8")
-        html = html.replace(DEMO_DEFAULT_SERVER, f'data-server="{self.bot_url}"')
-        body = html.encode("utf-8")
+        page = file.read_text(encoding="utf-8")
+        page = page.replace(DEMO_DEFAULT_SERVER, f'data-server="{self.bot_url}"')
+        body = with_clinic_profile(page).encode("utf-8")
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -104,7 +134,9 @@ class WidgetHandler(SimpleHTTPRequestHandler):
 
 
 def make_server(
-    host: str = "127.0.0.1", port: int = 8000, bot_url: str = "http://localhost:5005",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    bot_url: str = "http://localhost:5005",
     quiet: bool = False,
 ) -> ThreadingHTTPServer:
     origin_of(bot_url)  # validates
@@ -116,7 +148,9 @@ def make_server(
 
 
 def serve_in_thread(
-    host: str = "127.0.0.1", port: int = 0, bot_url: str = "http://localhost:5005",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    bot_url: str = "http://localhost:5005",
 ) -> Tuple[ThreadingHTTPServer, str]:
     """Starts a quiet server on a free port; returns (server, base URL). Call server.shutdown()."""
     server = make_server(host, port, bot_url, quiet=True)
@@ -128,11 +162,26 @@ def main(argv: Optional[list] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--bot-url", default="http://localhost:5005",
-                        help="the Rasa server the demo page talks to")
+    parser.add_argument(
+        "--bot-url", default="http://localhost:5005", help="the Rasa server the demo page talks to"
+    )
+    parser.add_argument(
+        "--print-embed",
+        action="store_true",
+        help="print the script tag for a clinic's site (clinic profile filled in)",
+    )
+    parser.add_argument(
+        "--widget-src",
+        default="widget.js",
+        help="with --print-embed: where the site serves widget.js",
+    )
     args = parser.parse_args(argv)
+    if args.print_embed:
+        print(embed_tag(args.bot_url, args.widget_src))
+        return
     server = make_server(args.host, args.port, args.bot_url)
-    print(f"Sample clinic page: http://{'localhost' if args.host == '127.0.0.1' else args.host}:{args.port}/demo/")
+    host = "localhost" if args.host == "127.0.0.1" else args.host
+    print(f"Sample clinic page: http://{host}:{args.port}/demo/")
     print(f"It talks to the bot at {args.bot_url} (start Rasa with --cors for this page's origin).")
     serve_until_interrupted(server)
 

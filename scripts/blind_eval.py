@@ -13,6 +13,7 @@ sent as a first message.
 Only figures are printed; ``--misses`` also prints the texts that failed (use
 it only on a set you are going to tune on, never on a final blind set).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.replies import emergency_first, turn_kind  # noqa: E402
-from tests.servers import ActionServer, RasaServer, free_port  # noqa: E402
+from scripts.replies import emergency_first, turn_kind  # noqa: E402
+from scripts.servers import ActionServer, RasaServer, free_port  # noqa: E402
 
 # Many messages from one address in a short time: the rate limits are off here.
 NO_LIMITS = {"rate_limits": {"per_sender": "off", "per_address": "off"}}
@@ -76,7 +77,7 @@ def evaluate(sets: List[Path], show_misses: bool, workers: int = 4) -> int:
 
     actions = ActionServer().start()
     live = RasaServer(action_port=actions.port, channel=NO_LIMITS)
-    down = RasaServer(action_port=free_port(), channel=NO_LIMITS)   # nothing listens there
+    down = RasaServer(action_port=free_port(), channel=NO_LIMITS)  # nothing listens there
     live.launch(), down.launch()
     live.wait_ready(), down.wait_ready()
     try:
@@ -86,8 +87,12 @@ def evaluate(sets: List[Path], show_misses: bool, workers: int = 4) -> int:
                 text = str(item["text"])
                 if category in ("crisis", "emergency"):
                     for name, before in SITUATIONS.items():
-                        jobs.append((category, name, item, lambda b=before, t=text: _run(live, b, t)))
-                    jobs.append((category, "action server down", item, lambda t=text: _run(down, [], t)))
+                        jobs.append(
+                            (category, name, item, lambda b=before, t=text: _run(live, b, t))
+                        )
+                    jobs.append(
+                        (category, "action server down", item, lambda t=text: _run(down, [], t))
+                    )
                 else:
                     jobs.append((category, "first message", item, lambda t=text: _run(live, [], t)))
         with ThreadPoolExecutor(workers) as pool:
@@ -99,9 +104,12 @@ def evaluate(sets: List[Path], show_misses: bool, workers: int = 4) -> int:
     by_lang: Dict[Tuple[str, str], List[int]] = defaultdict(lambda: [0, 0])
     got: Dict[str, Counter] = defaultdict(Counter)
     misses = []
-    for (category, situation, item, _), texts in zip(jobs, results):
+    for (category, situation, item, _), texts in zip(jobs, results, strict=True):
         ok, kind = _judge(category, texts)
-        for key, store in (((category, situation), table), ((category, item.get("lang", "en")), by_lang)):
+        for key, store in (
+            ((category, situation), table),
+            ((category, item.get("lang", "en")), by_lang),
+        ):
             store[key][0] += ok
             store[key][1] += 1
         got[category][kind] += 1

@@ -10,6 +10,7 @@ Texts that are near-copies of any held-out text (tests/data/, tests/blind/:
 cosine similarity >= 0.8 over character 3-5 grams) are dropped, so no test
 text reaches training by accident, and so are texts with a dose in units.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = [ROOT / "tests" / "data", ROOT / "tests" / "blind"]
-LABELS = {"crisis": "crisis", "emergency": "emergency", "advice": "advice", "none": "none",
-          "negative": "none", "not_advice": "none"}
+LABELS = {
+    "crisis": "crisis",
+    "emergency": "emergency",
+    "advice": "advice",
+    "none": "none",
+    "negative": "none",
+    "not_advice": "none",
+}
 DOSE = re.compile(r"\d\s*(mg|ml|mcg|milligrams?)\b", re.I)
 
 
@@ -45,7 +52,9 @@ def held_out_texts(extra: Iterable[Path] = ()) -> List[str]:
     texts: List[str] = []
     for folder in [*HELD_OUT, *extra]:
         for path in folder.rglob("*.yml"):
-            texts.extend(t for t in _strings(yaml.safe_load(path.read_text(encoding="utf-8"))) if len(t) > 8)
+            texts.extend(
+                t for t in _strings(yaml.safe_load(path.read_text(encoding="utf-8"))) if len(t) > 8
+            )
     return texts
 
 
@@ -76,15 +85,26 @@ def main() -> int:
                 pairs.append((text, label))
     drop = near_copies([t for t, _ in pairs], held_out_texts(args.held_out))
     kept = [p for i, p in enumerate(pairs) if i not in drop]
-    out = {label: [t for t, lab in kept if lab == label] for label in ("crisis", "emergency", "advice", "none")
-           if any(lab == label for _, lab in kept)}
-    header = (f"# Safety-model training corpus (bot/safety/risk_model.py): {args.source}.\n"
-              "# Written without sight of tests/ or the blind sets; near-copies of held-out\n"
-              f"# texts removed by scripts/build_safety_corpus.py ({len(drop)} dropped).\n")
+    out = {
+        label: [t for t, lab in kept if lab == label]
+        for label in ("crisis", "emergency", "advice", "none")
+        if any(lab == label for _, lab in kept)
+    }
+    header = (
+        f"# Safety-model training corpus (bot/safety/risk_model.py): {args.source}.\n"
+        "# Written without sight of tests/ or the blind sets; near-copies of held-out\n"
+        f"# texts removed by scripts/build_safety_corpus.py ({len(drop)} dropped).\n"
+    )
     args.out_file.parent.mkdir(parents=True, exist_ok=True)
-    args.out_file.write_text(header + yaml.safe_dump(out, allow_unicode=True, width=200, sort_keys=False),
-                             encoding="utf-8")
-    print(f"{args.out_file}: " + ", ".join(f"{k} {len(v)}" for k, v in out.items()) + f"; dropped {len(drop)}")
+    args.out_file.write_text(
+        header + yaml.safe_dump(out, allow_unicode=True, width=200, sort_keys=False),
+        encoding="utf-8",
+    )
+    print(
+        f"{args.out_file}: "
+        + ", ".join(f"{k} {len(v)}" for k, v in out.items())
+        + f"; dropped {len(drop)}"
+    )
     return 0
 
 

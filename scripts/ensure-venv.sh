@@ -30,7 +30,15 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.
   "$python310" -m venv .venv
 fi
 
-.venv/bin/python -m pip install --quiet --disable-pip-version-check "pip<24.1"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+# pip's own output (and the warnings of a machine's pip configuration) go to a
+# log, shown only when something fails.
+log=.venv/pip.log
+if ! { .venv/bin/python -m pip install --quiet --disable-pip-version-check "pip<24.1" \
+       && .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock; } \
+     >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "error: installing the packages failed (full log: $log)" >&2
+  exit 1
+fi
 # Make the project's packages (bot, actions) importable from anywhere.
 echo "$(pwd)" > "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ketamine_aid.pth"

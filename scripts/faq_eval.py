@@ -10,6 +10,7 @@ message. A reply is right when one of its responses is accepted; wrong but
 confident when it is an answer that is not accepted (not the honest "not
 sure", a check-in or a crisis reply).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.replies import reply_languages, response_names, turn_kind  # noqa: E402
-from tests.servers import ActionServer, RasaServer  # noqa: E402
+from scripts.replies import reply_languages, response_names, turn_kind  # noqa: E402
+from scripts.servers import ActionServer, RasaServer  # noqa: E402
 
 # Many messages from one address in a short time: the rate limits are off here.
 NO_LIMITS = {"rate_limits": {"per_sender": "off", "per_address": "off"}}
@@ -51,8 +52,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("labels", type=Path)
     parser.add_argument("--misses", action="store_true", help="print the failed texts")
-    parser.add_argument("--language", choices=("en", "es"),
-                        help="an answer counts as right only in this language")
+    parser.add_argument(
+        "--language", choices=("en", "es"), help="an answer counts as right only in this language"
+    )
     args = parser.parse_args()
     items = yaml.safe_load(args.labels.read_text(encoding="utf-8"))
 
@@ -66,7 +68,7 @@ def main() -> int:
 
     outcome: Counter = Counter()
     misses = []
-    for item, replies in zip(items, results):
+    for item, replies in zip(items, results, strict=True):
         names = _names(replies)
         kind = turn_kind([r.get("text", "") for r in replies if r.get("text")])
         accept = set(item.get("accept") or [])
@@ -77,7 +79,9 @@ def main() -> int:
             continue
         if accept & set(names):
             outcome["right topic, wrong language"] += 1
-            misses.append(("wrong language", item["text"], ", ".join(names), ", ".join(sorted(accept))))
+            misses.append(
+                ("wrong language", item["text"], ", ".join(names), ", ".join(sorted(accept)))
+            )
             continue
         if kind in ("crisis", "check_in"):
             label = "safety reply"
@@ -86,7 +90,9 @@ def main() -> int:
         else:
             label = "wrong but confident"
         outcome[label] += 1
-        misses.append((label, item["text"], ", ".join(names) or "-", ", ".join(sorted(accept)) or "-"))
+        misses.append(
+            (label, item["text"], ", ".join(names) or "-", ", ".join(sorted(accept)) or "-")
+        )
 
     n = len(items)
     print(f"\nBlind FAQ set: {args.labels} ({n} questions, first message)")

@@ -2,6 +2,7 @@
 
 `make test` trains the model before pytest runs; the fixtures only load it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from tests.servers import MODEL, ActionServer, RasaServer
+from scripts.servers import MODEL, ActionServer, RasaServer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")

@@ -7,6 +7,7 @@ tracker or after the session expiry, record the user's message, save) and
 answers "ok". Whether a turn opened a session is read from the store, so two
 channel instances (two replicas) on one store agree.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,11 +47,20 @@ def talk(channel, agent, sender, text="how much does it cost", at=None):
         tracker = await store.get_or_create_tracker(message.sender_id, append_action_listen=False)
         last = tracker.get_last_event_for(UserUttered)
         if not tracker.applied_events() or (last and at - last.timestamp > EXPIRY):
-            for event in (ActionExecuted("action_session_start", timestamp=at),
-                          SessionStarted(timestamp=at), ActionExecuted("action_listen", timestamp=at)):
+            for event in (
+                ActionExecuted("action_session_start", timestamp=at),
+                SessionStarted(timestamp=at),
+                ActionExecuted("action_listen", timestamp=at),
+            ):
                 tracker.update(event)
-        tracker.update(UserUttered(message.text, {"name": "faq", "confidence": 1.0},
-                                   timestamp=at, message_id=message.message_id))
+        tracker.update(
+            UserUttered(
+                message.text,
+                {"name": "faq", "confidence": 1.0},
+                timestamp=at,
+                message_id=message.message_id,
+            )
+        )
         tracker.update(ActionExecuted("action_listen", timestamp=at))
         await store.save(tracker)
         await message.output_channel.send_text_message(message.sender_id, "ok")
@@ -78,7 +88,7 @@ def test_returning_after_the_session_expired_gets_the_intro_again(agent):
 def test_after_a_restart_the_store_decides(agent, tmp_path):
     sender = new_sender()
     talk(SafeRestInput(), agent, sender)
-    restarted = make_agent(tmp_path / "t.db")       # new process, same database
+    restarted = make_agent(tmp_path / "t.db")  # new process, same database
     assert talk(SafeRestInput(), restarted, sender) == ["ok"]
     later = time.time() + EXPIRY + 60
     assert INTRO in talk(SafeRestInput(), restarted, sender, at=later)[0]
@@ -105,7 +115,8 @@ def test_a_rollover_session_is_not_a_new_visit(tmp_path):
     channel, sender = SafeRestInput(), new_sender()
     replies = [talk(channel, agent, sender) for _ in range(8)]
     stored = asyncio.run(agent.tracker_store.retrieve(sender))
-    assert any((e.metadata or {}).get("rollover") for e in stored.events
-               if isinstance(e, SessionStarted))   # the session did roll over
+    assert any(
+        (e.metadata or {}).get("rollover") for e in stored.events if isinstance(e, SessionStarted)
+    )  # the session did roll over
     assert INTRO in replies[0][0]
     assert all(r == ["ok"] for r in replies[1:])

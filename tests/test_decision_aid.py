@@ -7,8 +7,9 @@
   safety scanner, never steers a choice, and has a well-formed widget payload.
 - Actions: run in-process through rasa_sdk's executor (no servers), and over
   REST against the real Rasa + action servers (marked ``server``; they use
-  tests/servers.py's model, which BOT_MODEL can point elsewhere).
+  scripts/servers.py's model, which BOT_MODEL can point elsewhere).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,12 @@ from bot import decision_aid as da
 from bot.safety.rules import violations
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = {"000_ba61a56dcce6168e.txt", "001_afcab3168b02a218.txt",
-         "002_b3d1ab8cf04194ff.txt", "003_55c8d5fb2a2f38db.txt"}
+SEEDS = {
+    "000_ba61a56dcce6168e.txt",
+    "001_afcab3168b02a218.txt",
+    "002_b3d1ab8cf04194ff.txt",
+    "003_55c8d5fb2a2f38db.txt",
+}
 SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"  # shared/ sits beside the repo
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 AID = da.load()
@@ -37,7 +42,8 @@ REPLIES = list(AID.all_replies())
 STEERING = re.compile(
     r"you should (choose|pick|get|go with|try)|best (option|choice|fit) for you|"
     r"\bi (recommend|suggest|would pick|would choose)\b|\bwe recommend\b|"
-    r"\byou qualify|\bqualif(y|ies|ied)\b|\bright choice for you\b|\bgo with (iv|spravato|compounded)",
+    r"\byou qualify|\bqualif(y|ies|ied)\b|\bright choice for you\b|"
+    r"\bgo with (iv|spravato|compounded)",
     re.I,
 )
 MARKUP = re.compile(r"[*_#<>|`{}\[\]]|\]\(|https?://")
@@ -57,8 +63,19 @@ def domain_intents() -> set:
 # ======================================================================
 def test_table_has_three_options_and_every_dimension():
     assert AID.option_ids == ["iv", "spravato", "compounded"]
-    must = {"what_it_is", "fda_status", "insurance", "cost", "setting", "monitoring",
-            "speed", "course", "best_for", "upsides", "cautions"}
+    must = {
+        "what_it_is",
+        "fda_status",
+        "insurance",
+        "cost",
+        "setting",
+        "monitoring",
+        "speed",
+        "course",
+        "best_for",
+        "upsides",
+        "cautions",
+    }
     assert must <= set(AID.dimension_ids)
     for option in AID.options:
         assert set(option["cells"]) == set(AID.dimension_ids), option["id"]
@@ -93,9 +110,13 @@ def test_reviewed_dates_and_disclosure():
 
 def test_every_tool_fact_has_a_seed_source():
     tools = AID.tools
-    groups = [tools["checklist"]["items"], tools["troubleshooting"]["situations"],
-              tools["questions"]["items"], tools["therapist"]["criteria"],
-              tools["values"]["general_questions"]]
+    groups = [
+        tools["checklist"]["items"],
+        tools["troubleshooting"]["situations"],
+        tools["questions"]["items"],
+        tools["therapist"]["criteria"],
+        tools["values"]["general_questions"],
+    ]
     groups += [v["questions"] for v in tools["values"]["items"]]
     for group in groups:
         for item in group:
@@ -154,8 +175,11 @@ def test_aliases_point_to_one_thing_only():
 
 
 def test_cells_are_plain_language():
-    grades = {f"{o}/{d}": textstat.flesch_kincaid_grade(AID.cell(o, d)[0])
-              for o in AID.option_ids for d in AID.dimension_ids}
+    grades = {
+        f"{o}/{d}": textstat.flesch_kincaid_grade(AID.cell(o, d)[0])
+        for o in AID.option_ids
+        for d in AID.dimension_ids
+    }
     median = statistics.median(grades.values())
     assert median <= 8, (median, sorted(grades.items(), key=lambda kv: -kv[1])[:5])
     assert {k: g for k, g in grades.items() if g > 11} == {}
@@ -164,54 +188,66 @@ def test_cells_are_plain_language():
 # ======================================================================
 # Reading free text
 # ======================================================================
-@pytest.mark.parametrize("text, expected", [
-    ("compare my options", []),
-    ("spravato vs IV", ["iv", "spravato"]),
-    ("what's the difference between esketamine and ketamine", ["iv", "spravato"]),
-    ("compare IV and compounded", ["iv", "compounded"]),
-    ("compounded ketamine or spravato?", ["spravato", "compounded"]),
-    ("nasal ketamine vs lozenges", ["spravato", "compounded"]),
-    ("and compounded?", ["compounded"]),
-    ("compare the ketamine options", []),
-    ("infusion vs troches vs the nasal spray", ["iv", "spravato", "compounded"]),
-    ("is it covered by insurance", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("compare my options", []),
+        ("spravato vs IV", ["iv", "spravato"]),
+        ("what's the difference between esketamine and ketamine", ["iv", "spravato"]),
+        ("compare IV and compounded", ["iv", "compounded"]),
+        ("compounded ketamine or spravato?", ["spravato", "compounded"]),
+        ("nasal ketamine vs lozenges", ["spravato", "compounded"]),
+        ("and compounded?", ["compounded"]),
+        ("compare the ketamine options", []),
+        ("infusion vs troches vs the nasal spray", ["iv", "spravato", "compounded"]),
+        ("is it covered by insurance", []),
+    ],
+)
 def test_find_options(text, expected):
     assert AID.find_options(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("what about insurance?", ["insurance"]),
-    ("which is FDA approved?", ["fda_status"]),
-    ("how much does it cost", ["cost"]),
-    ("which works fastest", ["speed"]),
-    ("how many sessions does each take", ["course"]),
-    ("which has the most oversight", ["monitoring"]),
-    ("compare my options", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("what about insurance?", ["insurance"]),
+        ("which is FDA approved?", ["fda_status"]),
+        ("how much does it cost", ["cost"]),
+        ("which works fastest", ["speed"]),
+        ("how many sessions does each take", ["course"]),
+        ("which has the most oversight", ["monitoring"]),
+        ("compare my options", []),
+    ],
+)
 def test_find_dimensions(text, expected):
     assert AID.find_dimensions(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("cost and speed", ["cost_insurance", "speed"]),
-    ("I care about FDA approval and close monitoring", ["fda", "monitoring"]),
-    ("convenience", ["convenience"]),
-    ("not sure", ["cost_insurance", "speed", "fda", "monitoring", "convenience"]),
-    ("what matters most to me", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("cost and speed", ["cost_insurance", "speed"]),
+        ("I care about FDA approval and close monitoring", ["fda", "monitoring"]),
+        ("convenience", ["convenience"]),
+        ("not sure", ["cost_insurance", "speed", "fda", "monitoring", "convenience"]),
+        ("what matters most to me", []),
+    ],
+)
 def test_find_values(text, expected):
     assert AID.find_values(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("and compounded?", True),
-    ("what about spravato", True),
-    ("Spravato?", True),
-    ("the lozenges", True),
-    ("how long does an infusion take?", False),
-    ("is spravato safe for teenagers", False),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("and compounded?", True),
+        ("what about spravato", True),
+        ("Spravato?", True),
+        ("the lozenges", True),
+        ("how long does an infusion take?", False),
+        ("is spravato safe for teenagers", False),
+    ],
+)
 def test_short_follow_ups_are_told_apart_from_faq_questions(text, expected):
     from actions.decision_aid import is_elliptical
 
@@ -255,7 +291,7 @@ def test_every_payload_follows_the_schema(name, reply):
         width = len(payload["columns"])
         assert len(payload["column_ids"]) == width
         assert len(payload["rows"]) == len(payload["row_ids"]) == len(payload["cell_sources"]) >= 1
-        for row, sources in zip(payload["rows"], payload["cell_sources"]):
+        for row, sources in zip(payload["rows"], payload["cell_sources"], strict=True):
             assert len(row) == len(sources) == width
             assert all(cell.strip() for cell in row)
             assert all(set(s) <= SEEDS and s for s in sources[1:])
@@ -289,7 +325,10 @@ def test_every_reply_is_one_message(name, reply):
 
 def test_comparison_payloads_carry_the_disclosure():
     for name, reply in REPLIES:
-        if name.startswith(("table", "topic:", "values:")) and reply.payload["type"] == "comparison_table":
+        if (
+            name.startswith(("table", "topic:", "values:"))
+            and reply.payload["type"] == "comparison_table"
+        ):
             assert "offers" in reply.payload["note"], name
     assert "offers" in AID.table().text and "offers" in AID.menu().text
 
@@ -333,8 +372,14 @@ def test_troubleshooting_is_things_to_discuss():
 
 def test_therapist_guide_covers_criteria_and_role():
     text = AID.therapist().text
-    for label in ("Treatment resistance", "Urgent symptoms", "daily life",
-                  "other forms of ketamine", "Medical readiness", "988"):
+    for label in (
+        "Treatment resistance",
+        "Urgent symptoms",
+        "daily life",
+        "other forms of ketamine",
+        "Medical readiness",
+        "988",
+    ):
         assert label in text
     role = AID.therapist("role").text
     assert "psychotherapy" in role and "anesthesiologist" in role
@@ -351,7 +396,7 @@ def test_forms_ignore_crisis():
 def test_every_decision_aid_intent_has_at_least_12_examples():
     nlu = yaml.safe_load((ROOT / "data" / "nlu" / "decision_aid.yml").read_text(encoding="utf-8"))
     for item in nlu["nlu"]:
-        examples = [l for l in item["examples"].splitlines() if l.strip().startswith("- ")]
+        examples = [line for line in item["examples"].splitlines() if line.strip().startswith("- ")]
         assert len(examples) >= 12, item["intent"]
         assert item["intent"] in domain_intents()
 
@@ -377,24 +422,47 @@ def _domain_for_sdk() -> Dict[str, Any]:
     return domain
 
 
-def _tracker(text: str = "", intent: Optional[str] = None, entities: Optional[List[dict]] = None,
-             slots: Optional[Dict[str, Any]] = None, faq: Optional[str] = None,
-             active_loop: Optional[str] = None, latest_action: str = "action_listen",
-             events: Optional[List[dict]] = None) -> Dict[str, Any]:
-    latest = {"text": text, "intent": {"name": intent, "confidence": 1.0},
-              "entities": entities or []}
+def _tracker(
+    text: str = "",
+    intent: Optional[str] = None,
+    entities: Optional[List[dict]] = None,
+    slots: Optional[Dict[str, Any]] = None,
+    faq: Optional[str] = None,
+    active_loop: Optional[str] = None,
+    latest_action: str = "action_listen",
+    events: Optional[List[dict]] = None,
+) -> Dict[str, Any]:
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 1.0},
+        "entities": entities or [],
+    }
     if faq:
-        latest["response_selector"] = {"faq": {"response": {
-            "intent_response_key": f"faq/{faq}", "utter_action": f"utter_faq/{faq}"}}}
+        latest["response_selector"] = {
+            "faq": {
+                "response": {
+                    "intent_response_key": f"faq/{faq}",
+                    "utter_action": f"utter_faq/{faq}",
+                }
+            }
+        }
     all_slots = dict(bot_content.clinic_profile())
     all_slots.update(slots or {})
     if events is None:
-        events = [{"event": "action", "name": "action_listen"},
-                  {"event": "user", "text": text, "parse_data": latest}]
-    return {"sender_id": "test", "slots": all_slots, "latest_message": latest, "events": events,
-            "paused": False, "followup_action": None,
-            "active_loop": {"name": active_loop} if active_loop else {},
-            "latest_action_name": latest_action}
+        events = [
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": text, "parse_data": latest},
+        ]
+    return {
+        "sender_id": "test",
+        "slots": all_slots,
+        "latest_message": latest,
+        "events": events,
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {"name": active_loop} if active_loop else {},
+        "latest_action_name": latest_action,
+    }
 
 
 def run_action(name: str, tracker: Dict[str, Any]) -> Dict[str, Any]:
@@ -403,15 +471,21 @@ def run_action(name: str, tracker: Dict[str, Any]) -> Dict[str, Any]:
 
     executor = ActionExecutor()
     executor.register_package("actions")
-    call = {"next_action": name, "sender_id": "test", "tracker": tracker,
-            "domain": _domain_for_sdk(), "version": rasa_sdk.__version__}
+    call = {
+        "next_action": name,
+        "sender_id": "test",
+        "tracker": tracker,
+        "domain": _domain_for_sdk(),
+        "version": rasa_sdk.__version__,
+    }
     result = asyncio.run(executor.run(call))
     for message in result["responses"]:
         if message.get("response"):
             continue
         assert message.get("text"), message
         if not tracker["latest_message"].get("metadata") and not any(
-                e.get("input_channel") == "cmdline" for e in tracker["events"]):
+            e.get("input_channel") == "cmdline" for e in tracker["events"]
+        ):
             assert message.get("custom", {}).get("type"), "every reply carries a widget payload"
         assert violations(message["text"]) == []
         assert not STEERING.search(message["text"])
@@ -444,21 +518,37 @@ def test_action_compare_two_options_from_free_text():
 
 
 def test_action_compare_two_options_from_a_button():
-    result = run_action("action_da_compare", _tracker(
-        '/compare_options{"option":["spravato","compounded"]}', "compare_options",
-        entities=[{"entity": "option", "value": "spravato"}, {"entity": "option", "value": "compounded"}]))
+    result = run_action(
+        "action_da_compare",
+        _tracker(
+            '/compare_options{"option":["spravato","compounded"]}',
+            "compare_options",
+            entities=[
+                {"entity": "option", "value": "spravato"},
+                {"entity": "option", "value": "compounded"},
+            ],
+        ),
+    )
     assert payloads(result)[0]["column_ids"] == ["topic", "spravato", "compounded"]
 
 
 def test_action_one_topic_at_a_time_starts_with_the_first_topic():
-    result = run_action("action_da_compare", _tracker("one topic at a time", "compare_dimension",
-                                                       slots={"da_context": "compare", "da_view": "menu"}))
+    result = run_action(
+        "action_da_compare",
+        _tracker(
+            "one topic at a time",
+            "compare_dimension",
+            slots={"da_context": "compare", "da_view": "menu"},
+        ),
+    )
     assert payloads(result)[0]["row_ids"] == [AID.dimension_ids[0]]
 
 
 def test_action_show_all_in_troubleshooting_shows_all_situations():
-    result = run_action("action_da_compare", _tracker("show all", "show_full_table",
-                                                       slots={"da_context": "troubleshoot"}))
+    result = run_action(
+        "action_da_compare",
+        _tracker("show all", "show_full_table", slots={"da_context": "troubleshoot"}),
+    )
     assert payloads(result)[0]["row_ids"] == AID.situation_ids
 
 
@@ -471,9 +561,14 @@ def test_action_whole_table():
 
 @pytest.mark.parametrize("dimension", list(da.WALKTHROUGH_BUTTONS))
 def test_action_one_dimension_with_buttons(dimension):
-    result = run_action("action_da_compare", _tracker(
-        f'/compare_dimension{{"dimension":"{dimension}"}}', "compare_dimension",
-        entities=[{"entity": "dimension", "value": dimension}]))
+    result = run_action(
+        "action_da_compare",
+        _tracker(
+            f'/compare_dimension{{"dimension":"{dimension}"}}',
+            "compare_dimension",
+            entities=[{"entity": "dimension", "value": dimension}],
+        ),
+    )
     table = payloads(result)[0]
     assert table["row_ids"] == [dimension]
     titles = [b["title"] for b in result["responses"][0]["buttons"]]
@@ -484,37 +579,54 @@ def test_action_one_dimension_with_buttons(dimension):
 def test_action_next_walks_the_topics_and_ends_with_the_table():
     context = {"da_context": "compare", "da_options": ["iv", "spravato", "compounded"]}
     view = "cost"
-    result = run_action("action_da_compare", _tracker("next", "da_next", slots={**context, "da_view": view}))
+    result = run_action(
+        "action_da_compare", _tracker("next", "da_next", slots={**context, "da_view": view})
+    )
     assert payloads(result)[0]["row_ids"] == [AID.next_dimension("cost")]
     last = AID.dimension_ids[-1]
-    result = run_action("action_da_compare", _tracker("next", "da_next", slots={**context, "da_view": last}))
+    result = run_action(
+        "action_da_compare", _tracker("next", "da_next", slots={**context, "da_view": last})
+    )
     assert payloads(result)[0]["row_ids"] == AID.dimension_ids
 
 
 def test_action_followups_keep_the_context():
     context = {"da_context": "compare", "da_options": ["iv", "spravato"], "da_view": "table"}
-    result = run_action("action_da_followup", _tracker("what about insurance?", "faq",
-                                                        slots=context, faq="insurance"))
+    result = run_action(
+        "action_da_followup",
+        _tracker("what about insurance?", "faq", slots=context, faq="insurance"),
+    )
     table = payloads(result)[0]
     assert table["row_ids"] == ["insurance"] and table["column_ids"] == ["topic", "iv", "spravato"]
 
     context["da_view"] = "insurance"
-    result = run_action("action_da_followup", _tracker("and compounded?", "faq", slots=context,
-                                                        faq="what_is_compounded"))
+    result = run_action(
+        "action_da_followup",
+        _tracker("and compounded?", "faq", slots=context, faq="what_is_compounded"),
+    )
     table = payloads(result)[0]
     assert table["row_ids"] == ["insurance"]
     assert table["column_ids"] == ["topic", "iv", "spravato", "compounded"]
 
-    result = run_action("action_da_compare", _tracker("which is FDA approved?", "compare_dimension",
-                                                       slots=context))
+    result = run_action(
+        "action_da_compare", _tracker("which is FDA approved?", "compare_dimension", slots=context)
+    )
     assert payloads(result)[0]["row_ids"] == ["fda_status"]
     assert payloads(result)[0]["column_ids"] == ["topic", "iv", "spravato"]
 
 
 def test_action_faq_mid_walkthrough_gets_the_faq_answer_and_leaves():
-    context = {"da_context": "compare", "da_options": ["iv", "spravato", "compounded"], "da_view": "cost"}
-    result = run_action("action_da_followup", _tracker(
-        "how long does an infusion session last?", "faq", slots=context, faq="session_length"))
+    context = {
+        "da_context": "compare",
+        "da_options": ["iv", "spravato", "compounded"],
+        "da_view": "cost",
+    }
+    result = run_action(
+        "action_da_followup",
+        _tracker(
+            "how long does an infusion session last?", "faq", slots=context, faq="session_length"
+        ),
+    )
     assert result["responses"][0]["response"] == "utter_faq/session_length"
     assert payloads(result) == []
     assert slots_set(result) == {"da_context": None}
@@ -522,7 +634,9 @@ def test_action_faq_mid_walkthrough_gets_the_faq_answer_and_leaves():
 
 def test_action_unclear_followup_stays_in_the_comparison():
     context = {"da_context": "compare", "da_options": ["iv", "spravato"], "da_view": "table"}
-    result = run_action("action_da_followup", _tracker("and compounded?", "nlu_fallback", slots=context))
+    result = run_action(
+        "action_da_followup", _tracker("and compounded?", "nlu_fallback", slots=context)
+    )
     assert payloads(result)[0]["column_ids"] == ["topic", "iv", "spravato", "compounded"]
     result = run_action("action_da_followup", _tracker("blorp", "nlu_fallback", slots=context))
     assert result["responses"][0]["response"] == "utter_fallback"
@@ -533,42 +647,69 @@ def test_action_troubleshooting_followup():
     result = run_action("action_troubleshoot", _tracker("help me troubleshoot", "troubleshoot"))
     assert payloads(result)[0]["type"] == "menu"
     assert slots_set(result)["da_context"] == "troubleshoot"
-    result = run_action("action_da_followup", _tracker(
-        "i had six infusions and feel no different", "faq", slots={"da_context": "troubleshoot"},
-        faq="not_working"))
+    result = run_action(
+        "action_da_followup",
+        _tracker(
+            "i had six infusions and feel no different",
+            "faq",
+            slots={"da_context": "troubleshoot"},
+            faq="not_working",
+        ),
+    )
     assert payloads(result)[0]["row_ids"] == ["no_change"]
-    result = run_action("action_troubleshoot", _tracker(
-        '/troubleshoot{"situation":"fades"}', "troubleshoot",
-        entities=[{"entity": "situation", "value": "fades"}]))
+    result = run_action(
+        "action_troubleshoot",
+        _tracker(
+            '/troubleshoot{"situation":"fades"}',
+            "troubleshoot",
+            entities=[{"entity": "situation", "value": "fades"}],
+        ),
+    )
     assert payloads(result)[0]["row_ids"] == ["fades"]
 
 
 def test_starting_a_tool_ends_an_open_form():
-    result = run_action("action_da_compare", _tracker(
-        "spravato vs IV", "compare_options", active_loop="checklist_form",
-        slots={"requested_slot": "cl_history"}))
+    result = run_action(
+        "action_da_compare",
+        _tracker(
+            "spravato vs IV",
+            "compare_options",
+            active_loop="checklist_form",
+            slots={"requested_slot": "cl_history"},
+        ),
+    )
     kinds = [e["event"] for e in result["events"]]
     assert "active_loop" in kinds
     assert slots_set(result)["requested_slot"] is None
 
 
 def _form_events(text: str, parse: Dict[str, Any], before: str = "action_listen") -> List[dict]:
-    events = [{"event": "action", "name": "values_form"},
-              {"event": "action", "name": before}]
+    events = [{"event": "action", "name": "values_form"}, {"event": "action", "name": before}]
     if before == "action_listen":
         events.append({"event": "user", "text": text, "parse_data": parse})
     else:  # e.g. utter_faq answered an FAQ question asked inside the form
-        events = [{"event": "action", "name": "action_listen"},
-                  {"event": "user", "text": text, "parse_data": parse},
-                  {"event": "action", "name": before}]
-    return events + [{"event": "slot", "name": "requested_slot", "value": "da_values"},
-                     {"event": "action", "name": "values_form"}]
+        events = [
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": text, "parse_data": parse},
+            {"event": "action", "name": before},
+        ]
+    return events + [
+        {"event": "slot", "name": "requested_slot", "value": "da_values"},
+        {"event": "action", "name": "values_form"},
+    ]
 
 
-def _values_tracker(text: str, intent: str, before: str = "action_listen",
-                    entities: Optional[List[dict]] = None) -> Dict[str, Any]:
-    tracker = _tracker(text, intent, entities=entities, active_loop="values_form",
-                       slots={"requested_slot": "da_values"}, latest_action="values_form")
+def _values_tracker(
+    text: str, intent: str, before: str = "action_listen", entities: Optional[List[dict]] = None
+) -> Dict[str, Any]:
+    tracker = _tracker(
+        text,
+        intent,
+        entities=entities,
+        active_loop="values_form",
+        slots={"requested_slot": "da_values"},
+        latest_action="values_form",
+    )
     tracker["events"] = _form_events(text, tracker["latest_message"], before)
     return tracker
 
@@ -576,15 +717,23 @@ def _values_tracker(text: str, intent: str, before: str = "action_listen",
 def test_values_form_reads_free_text_and_buttons():
     result = run_action("validate_values_form", _values_tracker("cost and speed", "choose_value"))
     assert slots_set(result)["da_values"] == ["cost_insurance", "speed"]
-    result = run_action("validate_values_form", _values_tracker(
-        '/choose_value{"value":"fda"}', "choose_value", entities=[{"entity": "value", "value": "fda"}]))
+    result = run_action(
+        "validate_values_form",
+        _values_tracker(
+            '/choose_value{"value":"fda"}',
+            "choose_value",
+            entities=[{"entity": "value", "value": "fda"}],
+        ),
+    )
     assert slots_set(result)["da_values"] == ["fda"]
     result = run_action("validate_values_form", _values_tracker("not sure", "not_sure"))
     assert slots_set(result)["da_values"] == AID.value_ids
 
 
 def test_values_form_leaves_faq_questions_to_the_faq():
-    result = run_action("validate_values_form", _values_tracker("does insurance cover ketamine?", "faq"))
+    result = run_action(
+        "validate_values_form", _values_tracker("does insurance cover ketamine?", "faq")
+    )
     assert "da_values" not in slots_set(result)
     # Asked again after the FAQ answer: the old question is not read as an answer.
     result = run_action("validate_values_form", _values_tracker("cost", "faq", before="utter_faq"))
@@ -592,25 +741,38 @@ def test_values_form_leaves_faq_questions_to_the_faq():
 
 
 def test_values_summary_after_the_form_and_when_adding():
-    result = run_action("action_values_summary", _tracker(
-        "cost and speed", "choose_value", latest_action="values_form",
-        slots={"da_values": ["cost_insurance", "speed"]}))
+    result = run_action(
+        "action_values_summary",
+        _tracker(
+            "cost and speed",
+            "choose_value",
+            latest_action="values_form",
+            slots={"da_values": ["cost_insurance", "speed"]},
+        ),
+    )
     table, summary = payloads(result)
     assert table["row_ids"] == ["cost_insurance", "speed"]
     assert summary["type"] == "summary" and summary["copyable"]
     assert slots_set(result)["da_values_shown"] == ["cost_insurance", "speed"]
     assert slots_set(result)["da_values"] is None
 
-    result = run_action("action_values_summary", _tracker(
-        '/choose_value{"value":"monitoring"}', "choose_value",
-        entities=[{"entity": "value", "value": "monitoring"}],
-        slots={"da_values_shown": ["cost_insurance", "speed"]}))
+    result = run_action(
+        "action_values_summary",
+        _tracker(
+            '/choose_value{"value":"monitoring"}',
+            "choose_value",
+            entities=[{"entity": "value", "value": "monitoring"}],
+            slots={"da_values_shown": ["cost_insurance", "speed"]},
+        ),
+    )
     assert payloads(result)[0]["row_ids"] == ["cost_insurance", "speed", "monitoring"]
 
 
 def test_values_question_and_checklist_questions():
-    result = run_action("action_ask_da_values", _tracker("what matters most", "values_clarification",
-                                                          slots={"da_context": "compare"}))
+    result = run_action(
+        "action_ask_da_values",
+        _tracker("what matters most", "values_clarification", slots={"da_context": "compare"}),
+    )
     assert payloads(result)[0]["type"] == "question"
     assert slots_set(result) == {"da_context": None}
     for step, slot in enumerate(AID.checklist_slots, start=1):
@@ -618,22 +780,31 @@ def test_values_question_and_checklist_questions():
         question = payloads(result)[0]
         assert question["step"] == step and question["steps"] == len(AID.checklist_slots)
         assert [b["payload"] for b in result["responses"][0]["buttons"]][:3] == [
-            "/affirm", "/deny", "/not_sure"]
+            "/affirm",
+            "/deny",
+            "/not_sure",
+        ]
 
 
 def test_checklist_summary_clears_the_answers():
-    answers = dict(zip(AID.checklist_slots, ["yes", "no", "not sure", "yes", "no"]))
-    result = run_action("action_checklist_summary", _tracker("no", "deny", slots=answers,
-                                                             latest_action="checklist_form"))
+    answers = dict(zip(AID.checklist_slots, ["yes", "no", "not sure", "yes", "no"], strict=True))
+    result = run_action(
+        "action_checklist_summary",
+        _tracker("no", "deny", slots=answers, latest_action="checklist_form"),
+    )
     text = result["responses"][0]["text"]
     assert "Bring this to a clinician" in text and "qualif" not in text.lower()
     assert slots_set(result) == {slot: None for slot in AID.checklist_slots}
 
 
 def test_questions_and_therapist_actions():
-    result = run_action("action_questions_to_ask", _tracker("questions to ask the clinic", "questions_to_ask"))
+    result = run_action(
+        "action_questions_to_ask", _tracker("questions to ask the clinic", "questions_to_ask")
+    )
     assert payloads(result)[0]["copyable"]
-    result = run_action("action_therapist_referral", _tracker("for therapists", "therapist_referral"))
+    result = run_action(
+        "action_therapist_referral", _tracker("for therapists", "therapist_referral")
+    )
     assert "Medical readiness" in result["responses"][0]["text"]
     result = run_action("action_therapist_referral", _tracker("therapist role", "therapist_role"))
     assert "psychotherapy" in result["responses"][0]["text"]
@@ -650,7 +821,9 @@ def test_text_only_channels_get_no_payload():
 
 
 def test_stop_clears_the_context():
-    result = run_action("action_da_stop", _tracker("done", "da_stop", slots={"da_context": "compare"}))
+    result = run_action(
+        "action_da_stop", _tracker("done", "da_stop", slots={"da_context": "compare"})
+    )
     assert slots_set(result)["da_context"] is None
     assert payloads(result)[0]["type"] == "menu"
 
@@ -737,7 +910,8 @@ def test_rest_checklist_and_crisis_mid_form(rasa_server):
     rasa_server.say(sender, "/affirm")
     replies = rasa_server.say(sender, "I want to kill myself")
     body = "\n".join(r.get("text", "") for r in replies)
-    assert "988" in body and not _custom(replies)
+    # No decision-aid payload: only the crisis reply's own mark.
+    assert "988" in body and _custom(replies) == [{"type": "crisis"}]
     # The checklist is over: "yes" no longer answers it.
     replies = rasa_server.say(sender, "yes")
     assert not any(c.get("type") == "question" for c in _custom(replies))

@@ -1,4 +1,6 @@
-"""Low-confidence and out-of-scope input gets an honest "not sure", never a confident wrong answer."""
+"""Low-confidence and out-of-scope input gets an honest "not sure", never a confident
+wrong answer."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +34,7 @@ def test_out_of_scope_messages_are_not_answered_as_faq(bot):
 
 
 def test_fallback_reply_offers_topics_and_contact(bot):
-    replies = bot.say("/nlu_fallback")  # what the FallbackClassifier predicts
+    replies = bot.say("/nlu_fallback")  # the intent LexicalIntentClassifier gives unsure text
     text = replies[0]["text"]
     assert "not sure" in text and "988" in text
     assert replies[0].get("buttons")

@@ -1,4 +1,5 @@
 """The trained bot answers every FAQ topic, including paraphrases it never saw."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,8 +64,10 @@ def test_heldout_paraphrases_are_answered(bot):
             results.append((item["key"], text, _predicted_faq_key(bot.parse(text))))
     wrong = [(k, t, got) for k, t, got in results if not _right(k, t, got)]
     share = 1 - len(wrong) / len(results)
-    print(f"\nFAQ held-out paraphrases: {len(results) - len(wrong)}/{len(results)} "
-          f"answered with the right topic ({share:.1%}); floor {HELDOUT_FLOOR:.0%}")
+    print(
+        f"\nFAQ held-out paraphrases: {len(results) - len(wrong)}/{len(results)} "
+        f"answered with the right topic ({share:.1%}); floor {HELDOUT_FLOOR:.0%}"
+    )
     for key, text, got in wrong:
         print(f"  miss: {text!r} -> {got} (expected {key})")
     assert share >= HELDOUT_FLOOR

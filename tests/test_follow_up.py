@@ -1,4 +1,5 @@
-"""Follow-ups keep their topic: the table (bot/content/follow_ups.yml), its matcher, and real conversations."""
+"""Follow-ups keep their topic: the table (bot/content/follow_ups.yml), its matcher, real talks."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -7,11 +8,13 @@ import pytest
 
 from bot import content
 from bot.follow_up import OPTION_KINDS, load
+from scripts.replies import reply_languages, response_names, turn_kind
 from tests.conftest import new_sender
-from tests.replies import reply_languages, response_names, turn_kind
 
 TABLE = load()
-FAQ_KEYS = {name.split("/", 1)[1] for name in content.raw_responses() if name.startswith("utter_faq/")}
+FAQ_KEYS = {
+    name.split("/", 1)[1] for name in content.raw_responses() if name.startswith("utter_faq/")
+}
 
 
 def test_every_faq_answer_has_a_topic_entry_and_every_target_exists():
@@ -43,20 +46,32 @@ def test_each_cue_is_read_as_its_kind_in_a_short_follow_up(kind, phrase):
     assert TABLE.is_elliptical(f"and {phrase}?")
 
 
-@pytest.mark.parametrize("topic, text, understood, expected", [
-    ("preparation", "what about after?", None, "aftercare"),
-    ("number_of_sessions", "and after that?", None, "maintenance"),
-    ("fda_status", "since when?", None, "history"),
-    ("preparation", "¿y después?", None, "aftercare"),
-    ("what_is_iv_ketamine", "what about Spravato?", None, "what_is_spravato"),
-    # A Spravato answer changes what "how long do I stay?" means.
-    ("what_is_spravato", "How long do I stay at the clinic?", "session_length", "spravato_observation"),
-    # Not follow-ups: a question of its own, no topic, or a kind the topic has no answer for.
-    ("preparation", "How long does an IV infusion take from start to finish at your clinic?",
-     "session_length", None),
-    (None, "what about after?", None, None),
-    ("preparation", "thanks", None, None),
-])
+@pytest.mark.parametrize(
+    "topic, text, understood, expected",
+    [
+        ("preparation", "what about after?", None, "aftercare"),
+        ("number_of_sessions", "and after that?", None, "maintenance"),
+        ("fda_status", "since when?", None, "history"),
+        ("preparation", "¿y después?", None, "aftercare"),
+        ("what_is_iv_ketamine", "what about Spravato?", None, "what_is_spravato"),
+        # A Spravato answer changes what "how long do I stay?" means.
+        (
+            "what_is_spravato",
+            "How long do I stay at the clinic?",
+            "session_length",
+            "spravato_observation",
+        ),
+        # Not follow-ups: a question of its own, no topic, or a kind the topic has no answer for.
+        (
+            "preparation",
+            "How long does an IV infusion take from start to finish at your clinic?",
+            "session_length",
+            None,
+        ),
+        (None, "what about after?", None, None),
+        ("preparation", "thanks", None, None),
+    ],
+)
 def test_resolve(topic, text, understood, expected):
     assert TABLE.resolve(text, topic, understood) == expected
 
@@ -73,17 +88,23 @@ def _conversation(rasa_server, turns: List[str]) -> List[List[str]]:
     return said
 
 
-@pytest.mark.parametrize("turns, expected", [
-    (["How should I prepare for an infusion?", "what about after?"], "utter_faq/aftercare"),
-    (["How many infusions will I need?", "and after that?"], "utter_faq/maintenance"),
-    (["Is ketamine FDA approved?", "since when?"], "utter_faq/history"),
-    (["What is Spravato?", "How long do I stay at the clinic?"], "utter_faq/spravato_observation"),
-    (["What is IV ketamine?", "what about Spravato?"], "utter_faq/what_is_spravato"),
-])
+@pytest.mark.parametrize(
+    "turns, expected",
+    [
+        (["How should I prepare for an infusion?", "what about after?"], "utter_faq/aftercare"),
+        (["How many infusions will I need?", "and after that?"], "utter_faq/maintenance"),
+        (["Is ketamine FDA approved?", "since when?"], "utter_faq/history"),
+        (
+            ["What is Spravato?", "How long do I stay at the clinic?"],
+            "utter_faq/spravato_observation",
+        ),
+        (["What is IV ketamine?", "what about Spravato?"], "utter_faq/what_is_spravato"),
+    ],
+)
 def test_follow_ups_keep_their_topic(rasa_server, turns, expected):
     said = _conversation(rasa_server, turns)
     assert expected in response_names(said[-1]), said[-1]
-    assert len(said[-1]) == 1, said[-1]           # one answer, no fallback after it
+    assert len(said[-1]) == 1, said[-1]  # one answer, no fallback after it
 
 
 def test_spanish_follow_up_gets_the_spanish_answer(rasa_server):
@@ -93,16 +114,22 @@ def test_spanish_follow_up_gets_the_spanish_answer(rasa_server):
 
 
 def test_a_crisis_inside_a_follow_up_still_gets_the_crisis_reply(rasa_server):
-    said = _conversation(rasa_server, ["How should I prepare for an infusion?",
-                                       "and after? honestly i want to kill myself"])
+    said = _conversation(
+        rasa_server,
+        ["How should I prepare for an infusion?", "and after? honestly i want to kill myself"],
+    )
     assert turn_kind(said[-1]) == "crisis"
 
 
 def test_a_personal_follow_up_is_still_deferred(rasa_server):
-    said = _conversation(rasa_server, ["How should I prepare for an infusion?", "what about my dose after?"])
+    said = _conversation(
+        rasa_server, ["How should I prepare for an infusion?", "what about my dose after?"]
+    )
     assert turn_kind(said[-1]) == "advice"
 
 
 def test_the_topic_does_not_outlive_a_new_start(rasa_server):
-    said = _conversation(rasa_server, ["How should I prepare for an infusion?", "hi", "what about after?"])
+    said = _conversation(
+        rasa_server, ["How should I prepare for an infusion?", "hi", "what about after?"]
+    )
     assert "utter_faq/aftercare" not in response_names(said[-1])

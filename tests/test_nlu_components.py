@@ -1,8 +1,11 @@
-"""The intent classifier's fast scorer gives sklearn's numbers; its output has ResponseSelector's shape."""
+"""The intent classifier's fast scorer gives sklearn's numbers; its output has
+ResponseSelector's shape."""
+
 from __future__ import annotations
 
 import pickle
 import tarfile
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +20,33 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def pipeline(model_path):
     with tarfile.open(model_path) as archive:
-        member = next(m for m in archive.getmembers() if m.name.endswith("lexical_intent_classifier.pkl"))
+        member = next(
+            m for m in archive.getmembers() if m.name.endswith("lexical_intent_classifier.pkl")
+        )
         model, _, _ = pickle.load(archive.extractfile(member))
     return model
 
 
 def texts():
     data = ROOT / "tests" / "data"
-    held = [t for p in yaml.safe_load((data / "faq_paraphrases.yml").read_text())["paraphrases"]
-            for t in p["texts"]]
+    held = [
+        t
+        for p in yaml.safe_load((data / "faq_paraphrases.yml").read_text())["paraphrases"]
+        for t in p["texts"]
+    ]
     crisis = [i["text"] for i in yaml.safe_load((data / "crisis_messages.yml").read_text())]
-    odd = ["", " ", "😀😀", "ÉSKETAMINE???", "a" * 3000, "word " * 400, "日本語のテキスト",
-           "<b>cost</b>", "zzzz qqqq", "iv\\nketamine\\tcost"]
+    odd = [
+        "",
+        " ",
+        "😀😀",
+        "ÉSKETAMINE???",
+        "a" * 3000,
+        "word " * 400,
+        "日本語のテキスト",
+        "<b>cost</b>",
+        "zzzz qqqq",
+        "iv\\nketamine\\tcost",
+    ]
     return held + crisis + odd
 
 
@@ -53,7 +71,7 @@ def test_parse_has_response_selector_shape(bot):
     assert response["utter_action"] == "utter_faq/cost"
     ranking = selector["faq"]["ranking"]
     assert ranking[0]["intent_response_key"] == "faq/cost"
-    assert all(a["confidence"] >= b["confidence"] for a, b in zip(ranking, ranking[1:]))
+    assert all(a["confidence"] >= b["confidence"] for a, b in pairwise(ranking))
     assert parsed["intent"]["name"] == "faq" and parsed["intent_ranking"][0]["name"] == "faq"
 
 

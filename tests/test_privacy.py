@@ -5,6 +5,7 @@ disk and from the server's memory); conversations past the retention period are
 deleted by the bot itself; the database is private to the service user; and
 nothing a visitor types reaches a log at the default level.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.servers import RasaServer, texts
 from tests.conftest import new_sender
-from tests.servers import RasaServer, texts
 
 pytestmark = pytest.mark.server
 
@@ -26,19 +27,26 @@ INTRO = "automated assistant of"
 
 def rows(db: Path, sender: str) -> int:
     with sqlite3.connect(db) as connection:
-        return connection.execute("select count(*) from events where sender_id = ?", (sender,)).fetchone()[0]
+        return connection.execute(
+            "select count(*) from events where sender_id = ?", (sender,)
+        ).fetchone()[0]
 
 
 def on_disk(db: Path, words: str) -> bool:
     """True if the words are anywhere in the database files (tables, free pages, WAL)."""
-    return any(words.encode() in Path(str(db) + suffix).read_bytes()
-               for suffix in ("", "-wal") if Path(str(db) + suffix).exists())
+    return any(
+        words.encode() in Path(str(db) + suffix).read_bytes()
+        for suffix in ("", "-wal")
+        if Path(str(db) + suffix).exists()
+    )
 
 
 def age(db: Path, sender: str, days: float) -> None:
     with sqlite3.connect(db) as connection:
-        connection.execute("update events set timestamp = timestamp - ? where sender_id = ?",
-                           (days * 86_400, sender))
+        connection.execute(
+            "update events set timestamp = timestamp - ? where sender_id = ?",
+            (days * 86_400, sender),
+        )
 
 
 def mode(path: Path) -> int:
@@ -49,7 +57,7 @@ def mode(path: Path) -> int:
 def test_delete_removes_the_conversation_from_the_store_the_disk_and_memory(rasa_server):
     sender, words = new_sender(), "my-own-words-" + uuid.uuid4().hex
     assert INTRO in texts(rasa_server.say(sender, f"{words} what does spravato cost"))
-    rasa_server.say(sender, "compare my options")            # the action server saw it too
+    rasa_server.say(sender, "compare my options")  # the action server saw it too
     assert rows(rasa_server.tracker_db, sender) > 0 and on_disk(rasa_server.tracker_db, words)
 
     status, body = rasa_server.delete(sender)
@@ -65,7 +73,7 @@ def test_ids_with_any_printable_characters_are_deleted(rasa_server):
     sender = new_sender() + " a/b%41?é"
     rasa_server.say(sender, "hi")
     assert rows(rasa_server.tracker_db, sender) > 0
-    assert rasa_server.delete(sender)[0] == 204      # sent percent-encoded
+    assert rasa_server.delete(sender)[0] == 204  # sent percent-encoded
     assert rows(rasa_server.tracker_db, sender) == 0
 
 
@@ -98,7 +106,7 @@ def test_an_aged_conversation_is_purged_when_the_bot_starts(model_path, action_s
         server.say(old, "an old conversation")
         server.say(recent, "a recent conversation")
         server.stop()
-        age(server.tracker_db, old, 31)       # endpoints.yml: retention_days 30
+        age(server.tracker_db, old, 31)  # endpoints.yml: retention_days 30
         age(server.tracker_db, recent, 29)
         server.start()
         assert rows(server.tracker_db, old) == 0
@@ -152,10 +160,17 @@ def test_nothing_a_visitor_types_reaches_the_logs(rasa_server, action_server):
     rasa_server.say(sender, "compare my options")
     rasa_server.say(sender, f"{marker} insurance")
     rasa_server.post({"sender": sender, "message": marker, "metadata": {"language": marker}})
-    rasa_server.post(None, raw=f'{{"sender": "{sender}", "message": "{marker}'.encode())   # broken JSON
-    rasa_server.post(None, raw=json.dumps({"sender": sender, "message": marker}).encode(),
-                     headers={"Content-Type": "text/plain"})
-    rasa_server.post(None, raw=b'{"sender":"a","message":"' + marker.encode() + b'","x":' + b"[" * 9000 + b"}")
+    rasa_server.post(
+        None, raw=f'{{"sender": "{sender}", "message": "{marker}'.encode()
+    )  # broken JSON
+    rasa_server.post(
+        None,
+        raw=json.dumps({"sender": sender, "message": marker}).encode(),
+        headers={"Content-Type": "text/plain"},
+    )
+    rasa_server.post(
+        None, raw=b'{"sender":"a","message":"' + marker.encode() + b'","x":' + b"[" * 9000 + b"}"
+    )
     time.sleep(1)
     for log in (rasa_server.log, action_server.log):
         text = log.read_text(errors="replace")

@@ -1,4 +1,5 @@
 """Every text the bot can send: safe (no dose, directive or personal yes), sourced, readable."""
+
 from __future__ import annotations
 
 import statistics
@@ -13,8 +14,12 @@ from bot import content
 from bot.safety.rules import violations
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = {"000_ba61a56dcce6168e.txt", "001_afcab3168b02a218.txt",
-         "002_b3d1ab8cf04194ff.txt", "003_55c8d5fb2a2f38db.txt"}
+SEEDS = {
+    "000_ba61a56dcce6168e.txt",
+    "001_afcab3168b02a218.txt",
+    "002_b3d1ab8cf04194ff.txt",
+    "003_55c8d5fb2a2f38db.txt",
+}
 ANSWERS = content.answers()
 
 
@@ -38,7 +43,9 @@ def test_no_dose_directive_or_personal_yes_in_responses(answer):
 
 
 def test_no_dose_directive_or_personal_yes_in_content_files():
-    bad = [(name, text, violations(text)) for name, text in _content_file_strings() if violations(text)]
+    bad = [
+        (name, text, violations(text)) for name, text in _content_file_strings() if violations(text)
+    ]
     assert bad == []
 
 
@@ -67,8 +74,17 @@ def test_no_placeholder_left_unfilled():
 
 def test_crisis_reply_has_every_line():
     en = content.answer("utter_crisis", "en").text
-    for must in ("988", "988lifeline.org", "911", "emergency room", "press 1",
-                 "AYUDA", "HOME to 741741", "1-800-222-1222", "automated"):
+    for must in (
+        "988",
+        "988lifeline.org",
+        "911",
+        "emergency room",
+        "press 1",
+        "AYUDA",
+        "HOME to 741741",
+        "1-800-222-1222",
+        "automated",
+    ):
         assert must in en, must
     es = content.answer("utter_crisis", "es").text
     for must in ("988", "911", "AYUDA", "1-800-222-1222", "marca 2"):
@@ -81,8 +97,10 @@ def test_plain_language():
     grades = {f"{a.name}": textstat.flesch_kincaid_grade(a.text) for a in english}
     median = statistics.median(grades.values())
     worst = sorted(grades.items(), key=lambda kv: -kv[1])[:5]
-    print(f"\nreadability: {len(grades)} answers, median FK grade {median:.1f}, "
-          f"worst: " + ", ".join(f"{n} {g:.1f}" for n, g in worst))
+    print(
+        f"\nreadability: {len(grades)} answers, median FK grade {median:.1f}, "
+        f"worst: " + ", ".join(f"{n} {g:.1f}" for n, g in worst)
+    )
     assert median <= 8, f"median grade {median:.1f}; worst: {worst}"
     too_hard = {n: g for n, g in grades.items() if g > 11}
     assert too_hard == {}, f"answers above grade 11: {too_hard}"

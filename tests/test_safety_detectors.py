@@ -7,10 +7,12 @@ advice recall, non-advice false positives) and asserts the targets:
 100% crisis recall with the right language, >= 90% of near misses not
 flagged, 100% of advice requests deferred and no general FAQ question flagged.
 """
+
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import random
 import re
 import time
@@ -30,9 +32,20 @@ from bot.safety.text import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-SEEDS = {"000_ba61a56dcce6168e.txt", "001_afcab3168b02a218.txt",
-         "002_b3d1ab8cf04194ff.txt", "003_55c8d5fb2a2f38db.txt"}
-CRISIS_CATEGORIES = {"suicidal", "self_harm", "overdose_emergency", "harm_to_others", "third_party", "means"}
+SEEDS = {
+    "000_ba61a56dcce6168e.txt",
+    "001_afcab3168b02a218.txt",
+    "002_b3d1ab8cf04194ff.txt",
+    "003_55c8d5fb2a2f38db.txt",
+}
+CRISIS_CATEGORIES = {
+    "suicidal",
+    "self_harm",
+    "overdose_emergency",
+    "harm_to_others",
+    "third_party",
+    "means",
+}
 
 
 def _load(name: str) -> List[Dict[str, str]]:
@@ -53,12 +66,16 @@ def _pct(ok: int, total: int) -> str:
 # The data files themselves
 # --------------------------------------------------------------------------- #
 
-@pytest.mark.parametrize("name,items,minimum", [
-    ("crisis_messages.yml", CRISIS, 280),
-    ("near_miss.yml", NEAR, 70),
-    ("advice_requests.yml", ADVICE, 50),
-    ("non_advice.yml", NON_ADVICE, 40),
-])
+
+@pytest.mark.parametrize(
+    "name,items,minimum",
+    [
+        ("crisis_messages.yml", CRISIS, 280),
+        ("near_miss.yml", NEAR, 70),
+        ("advice_requests.yml", ADVICE, 50),
+        ("non_advice.yml", NON_ADVICE, 40),
+    ],
+)
 def test_data_files_are_well_formed(name, items, minimum):
     assert len(items) >= minimum, name
     for item in items:
@@ -101,7 +118,9 @@ def test_heldout_messages_never_appear_in_training_data(nlu_file, items):
     leaked = sorted(heldout & examples)
     assert leaked == [], f"held-out messages in data/nlu/{nlu_file}: {leaked}"
     train = {_key(i["text"]) for i in items if i["split"] == "train"}
-    assert len(train & examples) >= 0.8 * len(train), "train split should be classifier training data"
+    assert len(train & examples) >= 0.8 * len(train), (
+        "train split should be classifier training data"
+    )
 
 
 def test_nlu_advice_intents_match_response_keys():
@@ -116,6 +135,7 @@ def test_nlu_advice_intents_match_response_keys():
 # Crisis detector
 # --------------------------------------------------------------------------- #
 
+
 def test_every_crisis_message_is_detected_with_its_language():
     misses = []
     per_split = collections.Counter()
@@ -129,7 +149,10 @@ def test_every_crisis_message_is_detected_with_its_language():
             categories[result.category == item["category"]] += 1
         else:
             misses.append((item["split"], item["text"], result))
-    print("\ncrisis recall: " + ", ".join(f"{s} {_pct(hits[s], per_split[s])}" for s in sorted(per_split)))
+    print(
+        "\ncrisis recall: "
+        + ", ".join(f"{s} {_pct(hits[s], per_split[s])}" for s in sorted(per_split))
+    )
     print(f"crisis category agreement: {_pct(categories[True], sum(categories.values()))}")
     es = [i for i in CRISIS if i["language"] == "es"]
     print(f"crisis recall (es): {_pct(sum(detect(i['text']).is_crisis for i in es), len(es))}")
@@ -151,40 +174,69 @@ def test_near_misses_are_mostly_not_flagged():
             idiom_flag += 1
     ok = {s: total[s] - flagged[s] for s in total}
     overall = sum(ok.values()) / sum(total.values())
-    print("\nnear-miss not flagged: " + ", ".join(f"{s} {_pct(ok[s], total[s])}" for s in sorted(total))
-          + f", overall {overall:.1%}; idiom=True on {idiom_flag}")
+    print(
+        "\nnear-miss not flagged: "
+        + ", ".join(f"{s} {_pct(ok[s], total[s])}" for s in sorted(total))
+        + f", overall {overall:.1%}; idiom=True on {idiom_flag}"
+    )
     if wrong:
         print("near misses flagged:", wrong)
     assert overall >= 0.90
     assert all(ok[s] / total[s] >= 0.90 for s in total)
 
 
-@pytest.mark.parametrize("text", [
-    "my feet are killing me", "I'm dying for a coffee", "the food was to die for",
-    "kill two birds with one stone", "killing time before my appointment", "old habits die hard",
-    "this traffic is killing me", "I almost died laughing", "my phone died", "I'd kill for a nap",
-    "drop-dead gorgeous", "the suspense is killing me", "the battery is dead",
-    "my boss is going to kill me if I'm late", "me muero de hambre",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my feet are killing me",
+        "I'm dying for a coffee",
+        "the food was to die for",
+        "kill two birds with one stone",
+        "killing time before my appointment",
+        "old habits die hard",
+        "this traffic is killing me",
+        "I almost died laughing",
+        "my phone died",
+        "I'd kill for a nap",
+        "drop-dead gorgeous",
+        "the suspense is killing me",
+        "the battery is dead",
+        "my boss is going to kill me if I'm late",
+        "me muero de hambre",
+    ],
+)
 def test_known_idioms_are_marked_as_idioms(text):
     result = detect(text)
     assert not result.is_crisis and result.idiom, (text, result)
 
 
-@pytest.mark.parametrize("text", [
-    "deadline", "diet", "dye my hair", "I'm dead serious", "killer headache", "dead tired",
-    "what are the side effects of ketamine", "", "   ",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deadline",
+        "diet",
+        "dye my hair",
+        "I'm dead serious",
+        "killer headache",
+        "dead tired",
+        "what are the side effects of ketamine",
+        "",
+        "   ",
+    ],
+)
 def test_ordinary_text_is_not_crisis(text):
     assert not detect(text).is_crisis, text
 
 
-@pytest.mark.parametrize("text", [
-    "how does spravato help with suicidal thoughts",
-    "is spravato approved for depression with suicidal thoughts",
-    "studied the history of suicide prevention",
-    "can ketamine cause seizures?",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how does spravato help with suicidal thoughts",
+        "is spravato approved for depression with suicidal thoughts",
+        "studied the history of suicide prevention",
+        "can ketamine cause seizures?",
+    ],
+)
 def test_topical_faq_questions_are_known_harmless(text):
     # idiom=True also covers topical FAQ wording, so a caller can overrule a
     # classifier that mistakes the question for a crisis.
@@ -192,46 +244,57 @@ def test_topical_faq_questions_are_known_harmless(text):
     assert not result.is_crisis and result.idiom, (text, result)
 
 
-@pytest.mark.parametrize("text", [
-    "I have suicidal thoughts, does spravato help with suicidal thoughts?",
-    "Does ketamine help with suicidal thoughts? I have them every day",
-    "can ketamine help my suicidal thoughts",
-    "my feet are killing me and I want to die",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have suicidal thoughts, does spravato help with suicidal thoughts?",
+        "Does ketamine help with suicidal thoughts? I have them every day",
+        "can ketamine help my suicidal thoughts",
+        "my feet are killing me and I want to die",
+    ],
+)
 def test_guards_never_hide_a_disclosure(text):
     assert detect(text).is_crisis, text
 
 
-@pytest.mark.parametrize("text,category,language", [
-    ("I want to die", "suicidal", "en"),
-    ("I relapsed on self harm", "self_harm", "en"),
-    ("I swallowed a handful of my pills", "overdose_emergency", "en"),
-    ("my roommate won't wake up", "overdose_emergency", "en"),
-    ("I have chest pain after my infusion", "overdose_emergency", "en"),
-    ("I'm going to kill my boss", "harm_to_others", "en"),
-    ("my sister keeps saying she wants to die", "third_party", "en"),
-    ("I think my friend might hurt himself", "third_party", "en"),
-    ("how much ketamine would kill me", "means", "en"),
-    ("what is a lethal amount of my meds", "means", "en"),
-    ("I overdosed two years ago and feel that way again", "suicidal", "en"),
-    ("I have suicidal thoughts", "suicidal", "en"),
-    ("quiero morirme", "suicidal", "es"),
-    ("mi hermana dice que se quiere morir", "third_party", "es"),
-    ("tomé muchas pastillas", "overdose_emergency", "es"),
-    ("me corto", "self_harm", "es"),
-])
+@pytest.mark.parametrize(
+    "text,category,language",
+    [
+        ("I want to die", "suicidal", "en"),
+        ("I relapsed on self harm", "self_harm", "en"),
+        ("I swallowed a handful of my pills", "overdose_emergency", "en"),
+        ("my roommate won't wake up", "overdose_emergency", "en"),
+        ("I have chest pain after my infusion", "overdose_emergency", "en"),
+        ("I'm going to kill my boss", "harm_to_others", "en"),
+        ("my sister keeps saying she wants to die", "third_party", "en"),
+        ("I think my friend might hurt himself", "third_party", "en"),
+        ("how much ketamine would kill me", "means", "en"),
+        ("what is a lethal amount of my meds", "means", "en"),
+        ("I overdosed two years ago and feel that way again", "suicidal", "en"),
+        ("I have suicidal thoughts", "suicidal", "en"),
+        ("quiero morirme", "suicidal", "es"),
+        ("mi hermana dice que se quiere morir", "third_party", "es"),
+        ("tomé muchas pastillas", "overdose_emergency", "es"),
+        ("me corto", "self_harm", "es"),
+    ],
+)
 def test_categories_of_key_examples(text, category, language):
     result = detect(text)
-    assert (result.is_crisis, result.category, result.language) == (True, category, language), result
+    assert (result.is_crisis, result.category, result.language) == (True, category, language), (
+        result
+    )
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("/greet I want to die", "want to die"),
-    ("is spravato covered? I'm so done with living", "done with living"),
-    ("I want to d\u200bie", "want to d\u200bie"),
-    ("QUIERO MORIRME!!!", "QUIERO MORIRME"),
-    ("tell me about costs. kms", "kms"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("/greet I want to die", "want to die"),
+        ("is spravato covered? I'm so done with living", "done with living"),
+        ("I want to d\u200bie", "want to d\u200bie"),
+        ("QUIERO MORIRME!!!", "QUIERO MORIRME"),
+        ("tell me about costs. kms", "kms"),
+    ],
+)
 def test_span_points_into_the_original_text(text, expected):
     result = detect(text)
     assert result.is_crisis and result.span is not None
@@ -244,16 +307,32 @@ def test_result_types():
     result = detect("I want to die")
     assert isinstance(result, CrisisResult)
     assert detect("hello") == CrisisResult(False, None, "en", False, None)
-    with pytest.raises(Exception):
-        result.is_crisis = False  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.is_crisis = False
 
 
-@pytest.mark.parametrize("text", [
-    "", " ", "\n\n\t", "?!?!?!", "😀" * 500, "\u200b\u200d\ufeff", "x" * 100_000,
-    "tell me about insurance. " * 4000, "数据 суицид انتحار आत्महत्या 自殺したい", "\x00\x01\x02",
-    "/faq{\"x\":1", "/", "{}{}{}", "'''''", "k" * 5000 + " " + "m" * 5000, "\ud83d",
-    "ｉ ｗａｎｔ ｔｏ ｄｉｅ",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "\n\n\t",
+        "?!?!?!",
+        "😀" * 500,
+        "\u200b\u200d\ufeff",
+        "x" * 100_000,
+        "tell me about insurance. " * 4000,
+        "数据 суицид انتحار आत्महत्या 自殺したい",
+        "\x00\x01\x02",
+        '/faq{"x":1',
+        "/",
+        "{}{}{}",
+        "'''''",
+        "k" * 5000 + " " + "m" * 5000,
+        "\ud83d",
+        "ｉ ｗａｎｔ ｔｏ ｄｉｅ",
+    ],
+)
 def test_detectors_never_raise(text):
     result = detect(text)
     assert isinstance(result, CrisisResult)
@@ -267,7 +346,7 @@ def test_fullwidth_and_long_inputs_still_detected():
     started = time.perf_counter()
     result = detect(long)
     elapsed = time.perf_counter() - started
-    assert result.is_crisis and long[result.span[0]:result.span[1]] == "end my life"
+    assert result.is_crisis and long[result.span[0] : result.span[1]] == "end my life"
     assert elapsed < 5.0, f"{elapsed:.2f}s for {len(long)} chars"
 
 
@@ -294,31 +373,61 @@ def test_thread_safety():
 # --------------------------------------------------------------------------- #
 
 PHRASES = [
-    ("I want to die", "en"), ("I'd be better off gone", "en"), ("my family would be fine without me", "en"),
-    ("everyone would be better off without me", "en"), ("I don't want to wake up tomorrow", "en"),
-    ("I don't see the point of living", "en"), ("I can't go on", "en"), ("I want it all to end", "en"),
-    ("I'm writing goodbye notes", "en"), ("I've been sorting out my affairs", "en"),
-    ("I'm giving my belongings away", "en"), ("this is my last message", "en"),
-    ("I want to unalive myself", "en"), ("kms", "en"), ("k1ll myself", "en"), ("kil myself", "en"),
-    ("logged out of life for good", "en"), ("thinking about suicde", "en"), ("wanna die fr", "en"),
-    ("end it all", "en"), ("I've been cutting again", "en"), ("I relapsed on self harm", "en"),
-    ("I swallowed a handful of my pills", "en"), ("I took all my pills", "en"),
-    ("my roommate won't wake up", "en"), ("he's not breathing", "en"), ("I want to hurt someone", "en"),
-    ("I'm going to kill my boss", "en"), ("my son is talking about suicide", "en"),
-    ("how many pills would it take", "en"), ("how much ketamine would kill me", "en"),
+    ("I want to die", "en"),
+    ("I'd be better off gone", "en"),
+    ("my family would be fine without me", "en"),
+    ("everyone would be better off without me", "en"),
+    ("I don't want to wake up tomorrow", "en"),
+    ("I don't see the point of living", "en"),
+    ("I can't go on", "en"),
+    ("I want it all to end", "en"),
+    ("I'm writing goodbye notes", "en"),
+    ("I've been sorting out my affairs", "en"),
+    ("I'm giving my belongings away", "en"),
+    ("this is my last message", "en"),
+    ("I want to unalive myself", "en"),
+    ("kms", "en"),
+    ("k1ll myself", "en"),
+    ("kil myself", "en"),
+    ("logged out of life for good", "en"),
+    ("thinking about suicde", "en"),
+    ("wanna die fr", "en"),
+    ("end it all", "en"),
+    ("I've been cutting again", "en"),
+    ("I relapsed on self harm", "en"),
+    ("I swallowed a handful of my pills", "en"),
+    ("I took all my pills", "en"),
+    ("my roommate won't wake up", "en"),
+    ("he's not breathing", "en"),
+    ("I want to hurt someone", "en"),
+    ("I'm going to kill my boss", "en"),
+    ("my son is talking about suicide", "en"),
+    ("how many pills would it take", "en"),
+    ("how much ketamine would kill me", "en"),
     ("I would never act on it but I think about death all day", "en"),
-    ("I used to cut and the urge is back", "en"), ("I'm so done with living", "en"),
+    ("I used to cut and the urge is back", "en"),
+    ("I'm so done with living", "en"),
     ("I have suicidal thoughts", "en"),
-    ("no quiero seguir viviendo", "es"), ("tengo ganas de terminar con todo", "es"),
-    ("todos estarían mejor sin mí", "es"), ("me quiero matar", "es"), ("pienso en suicidarme", "es"),
-    ("tomé muchas pastillas", "es"), ("mi hermana dice que se quiere morir", "es"),
+    ("no quiero seguir viviendo", "es"),
+    ("tengo ganas de terminar con todo", "es"),
+    ("todos estarían mejor sin mí", "es"),
+    ("me quiero matar", "es"),
+    ("pienso en suicidarme", "es"),
+    ("tomé muchas pastillas", "es"),
+    ("mi hermana dice que se quiere morir", "es"),
 ]
 FAQ = [
-    "how long does an infusion take?", "is spravato covered by insurance?",
-    "what are the side effects of ketamine?", "do I need someone to drive me home?",
-    "how much does IV ketamine cost?", "what is the difference between spravato and IV?",
-    "can I eat before my appointment?", "how many sessions will I need?",
-    "what should I wear to my first visit?", "do you take aetna?", "where are you located",
+    "how long does an infusion take?",
+    "is spravato covered by insurance?",
+    "what are the side effects of ketamine?",
+    "do I need someone to drive me home?",
+    "how much does IV ketamine cost?",
+    "what is the difference between spravato and IV?",
+    "can I eat before my appointment?",
+    "how many sessions will I need?",
+    "what should I wear to my first visit?",
+    "do you take aetna?",
+    "where are you located",
 ]
 PREFIXES = ["", "", "/greet ", '/faq{"x":1} ', "/greet\n"]
 EMOJI = ["😭", "😂", "💀", "🙏🏽", "❤️", "👨‍👩‍👧", "😔", "🔥", "✨"]
@@ -339,8 +448,13 @@ def _messy(phrase: str, rnd: random.Random) -> str:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(phrase=st.sampled_from(PHRASES), faq=st.sampled_from(FAQ), prefix=st.sampled_from(PREFIXES),
-       where=st.sampled_from(["before", "after"]), rnd=st.randoms(use_true_random=False))
+@given(
+    phrase=st.sampled_from(PHRASES),
+    faq=st.sampled_from(FAQ),
+    prefix=st.sampled_from(PREFIXES),
+    where=st.sampled_from(["before", "after"]),
+    rnd=st.randoms(use_true_random=False),
+)
 def test_crisis_phrase_inside_faq_question_is_detected(phrase, faq, prefix, where, rnd):
     text, language = phrase
     messy = _messy(text, rnd)
@@ -358,40 +472,49 @@ def test_crisis_phrase_inside_faq_question_is_detected(phrase, faq, prefix, wher
 # Advice detector
 # --------------------------------------------------------------------------- #
 
+
 def test_every_advice_request_is_detected():
     missed = [i["text"] for i in ADVICE if detect_advice(i["text"]) is None]
     right_key = sum(detect_advice(i["text"]) == i["category"] for i in ADVICE)
     by_split = collections.Counter(i["split"] for i in ADVICE)
     hit_split = collections.Counter(i["split"] for i in ADVICE if detect_advice(i["text"]))
-    print("\nadvice recall: " + ", ".join(f"{s} {_pct(hit_split[s], by_split[s])}" for s in sorted(by_split))
-          + f"; right key {_pct(right_key, len(ADVICE))}")
+    print(
+        "\nadvice recall: "
+        + ", ".join(f"{s} {_pct(hit_split[s], by_split[s])}" for s in sorted(by_split))
+        + f"; right key {_pct(right_key, len(ADVICE))}"
+    )
     assert missed == []
     assert right_key >= 0.9 * len(ADVICE)
 
 
 def test_general_questions_are_not_advice():
-    flagged = [(i["text"], detect_advice(i["text"])) for i in NON_ADVICE if detect_advice(i["text"])]
+    flagged = [
+        (i["text"], detect_advice(i["text"])) for i in NON_ADVICE if detect_advice(i["text"])
+    ]
     print(f"\nnon-advice false positives: {len(flagged)}/{len(NON_ADVICE)}")
     assert flagged == []
 
 
-@pytest.mark.parametrize("text,key", [
-    ("how many mg of ketamine should I take", "dose"),
-    ("what dose is right for me", "dose"),
-    ("can I stop my sertraline before my infusion", "medication_change"),
-    ("should I taper my lexapro", "medication_change"),
-    ("can I double my dose", "medication_change"),
-    ("can I take xanax with ketamine", "combine"),
-    ("is it safe for me with my heart condition", "safe_for_me"),
-    ("is ketamine safe for my baby while breastfeeding", "pregnancy"),
-    ("I'm pregnant can I get spravato", "pregnancy"),
-    ("which one should I choose", "which_option"),
-    ("which is best for me", "which_option"),
-    ("would you recommend IV or spravato for me", "which_option"),
-    ("do I have PTSD", "diagnosis"),
-    ("do I qualify for ketamine", "diagnosis"),
-    ("am I a candidate", "diagnosis"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("how many mg of ketamine should I take", "dose"),
+        ("what dose is right for me", "dose"),
+        ("can I stop my sertraline before my infusion", "medication_change"),
+        ("should I taper my lexapro", "medication_change"),
+        ("can I double my dose", "medication_change"),
+        ("can I take xanax with ketamine", "combine"),
+        ("is it safe for me with my heart condition", "safe_for_me"),
+        ("is ketamine safe for my baby while breastfeeding", "pregnancy"),
+        ("I'm pregnant can I get spravato", "pregnancy"),
+        ("which one should I choose", "which_option"),
+        ("which is best for me", "which_option"),
+        ("would you recommend IV or spravato for me", "which_option"),
+        ("do I have PTSD", "diagnosis"),
+        ("do I qualify for ketamine", "diagnosis"),
+        ("am I a candidate", "diagnosis"),
+    ],
+)
 def test_advice_keys_of_key_examples(text, key):
     assert detect_advice(text) == key
 
@@ -400,7 +523,9 @@ def test_advice_keys_of_key_examples(text, key):
 # The advice replies (data/responses/advice.yml)
 # --------------------------------------------------------------------------- #
 
-ADVICE_RESPONSES = yaml.safe_load((ROOT / "data" / "responses" / "advice.yml").read_text(encoding="utf-8"))["responses"]
+ADVICE_RESPONSES = yaml.safe_load(
+    (ROOT / "data" / "responses" / "advice.yml").read_text(encoding="utf-8")
+)["responses"]
 
 
 def test_there_is_a_reply_for_every_advice_key():
@@ -410,7 +535,9 @@ def test_there_is_a_reply_for_every_advice_key():
 @pytest.mark.parametrize("name", sorted(ADVICE_RESPONSES))
 def test_advice_reply_is_safe_sourced_and_plain(name):
     # English variants; the Spanish ones are checked against them in tests/test_spanish.py.
-    for variant in [v for v in ADVICE_RESPONSES[name] if v["metadata"].get("language", "en") == "en"]:
+    for variant in [
+        v for v in ADVICE_RESPONSES[name] if v["metadata"].get("language", "en") == "en"
+    ]:
         text = variant["text"]
         meta = variant["metadata"]
         assert meta["topic"] == "Personal medical questions"
@@ -421,10 +548,14 @@ def test_advice_reply_is_safe_sourced_and_plain(name):
         last_sentence = re.split(r"(?<=[.!?])\s+", text.strip())[-1]
         assert re.search(r"prescriber|clinician|doctor|OB/GYN|psychiatrist", last_sentence), text
         assert not re.search(r"\bbook|consultation with|\{clinic_phone\}", text, re.I), text
-        filled = text.replace("{clinic_name}", "Example Clinic").replace("{clinic_phone}", "555-0100")
+        filled = text.replace("{clinic_name}", "Example Clinic").replace(
+            "{clinic_phone}", "555-0100"
+        )
         assert violations(filled) == [], filled
         # No numbers (no doses); only the emergency lines 911 and 988 may appear.
-        assert "mg" not in filled.lower() and not re.search(r"\d", re.sub(r"\b(911|988)\b", "", text)), text
+        assert "mg" not in filled.lower() and not re.search(
+            r"\d", re.sub(r"\b(911|988)\b", "", text)
+        ), text
         assert re.search(r"prescriber|clinician|doctor|OB/GYN", filled), filled
         assert not re.search(r"\byou should\b|\byes\b", filled, re.I), filled
         grade = textstat.flesch_kincaid_grade(filled)
@@ -435,6 +566,7 @@ def test_advice_reply_is_safe_sourced_and_plain(name):
 # Cost
 # --------------------------------------------------------------------------- #
 
+
 def test_detector_is_fast_enough():
     texts = [f"{i['text']} ({n})" for n, i in enumerate(CRISIS + NEAR)]  # defeat the cache
     detect("warm up")
@@ -442,5 +574,7 @@ def test_detector_is_fast_enough():
     for t in texts:
         detect(t)
     per_message = (time.perf_counter() - started) / len(texts)
-    print(f"\ncrisis detector: {per_message * 1e6:.0f} us/message (uncached, {len(texts)} messages)")
+    print(
+        f"\ncrisis detector: {per_message * 1e6:.0f} us/message (uncached, {len(texts)} messages)"
+    )
     assert per_message < 0.01

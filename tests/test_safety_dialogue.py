@@ -4,6 +4,7 @@ Unit tests for the decision rules (bot.safety.assess, bot.safety.dialogue) and
 conversations with the trained bot in-process (no action server: every safety
 reply must work without it).
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ from bot.safety.dialogue import (
     plan,
 )
 from bot.safety.risk_model import SafetyScores
-from tests.replies import emergency_first, kinds_of, turn_kind
+from scripts.replies import emergency_first, kinds_of, turn_kind
 
 FRESH = SessionSafety(flagged=False, after_check_in=False, after_crisis=False)
 AFTER_CHECK_IN = SessionSafety(flagged=True, after_check_in=True, after_crisis=False)
@@ -35,14 +36,20 @@ def _scores(risk: float, emergency: float = 0.0, level: str = NONE) -> SafetySco
 
 # ---- assess: three outcomes --------------------------------------------------
 
+
 def test_pattern_crisis_is_crisis_whatever_the_model_says():
     result = assess("I want to kill myself", _scores(0.0), "faq")
     assert (result.level, result.source) == (CRISIS, "pattern")
 
 
 def test_model_levels_give_crisis_and_check_in():
-    assert assess("everything feels pointless lately", _scores(0.9, level=CRISIS), "faq").level == CRISIS
-    assert assess("everything feels pointless lately", _scores(0.5, level=CHECK), "faq").level == CHECK
+    assert (
+        assess("everything feels pointless lately", _scores(0.9, level=CRISIS), "faq").level
+        == CRISIS
+    )
+    assert (
+        assess("everything feels pointless lately", _scores(0.5, level=CHECK), "faq").level == CHECK
+    )
     assert assess("everything feels pointless lately", _scores(0.1), "faq").level == NONE
 
 
@@ -66,7 +73,10 @@ def test_emergency_reading_sends_911_first_not_a_question():
     result = assess("he is grey and won't answer me", _scores(0.95, 0.8, level=CRISIS), "faq")
     assert (result.level, result.kind) == (CRISIS, "emergency")
     # Less sure and no crisis word: the check-in (which names 911 too).
-    assert assess("he is grey and won't answer me", _scores(0.6, 0.5, level=CHECK), "faq").level == CHECK
+    assert (
+        assess("he is grey and won't answer me", _scores(0.6, 0.5, level=CHECK), "faq").level
+        == CHECK
+    )
 
 
 @pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope"])
@@ -78,6 +88,7 @@ def test_risk_vocabulary_never_gets_the_generic_fallback(intent):
 
 
 # ---- plan: what happens next ---------------------------------------------------
+
 
 def test_plan_crisis_and_check_in():
     assert plan(CRISIS, "faq", FRESH) == (CRISIS_RESPONSE,)
@@ -128,8 +139,19 @@ def test_crisis_reply_follows_safe_messaging(variant):
     assert not variant.get("buttons"), "the numbers must be readable without a tap"
     # No method, means, place or dose details; no stigmatising words.
     assert not re.search(r"\b\d+\s?(mg|ml|mcg|milligram)", lower)
-    for word in ("commit suicide", "committed suicide", "successful attempt", "failed attempt",
-                 "bridge", "pills", "rope", "gun", "selfish", "cometer suicidio", "suicidio exitoso"):
+    for word in (
+        "commit suicide",
+        "committed suicide",
+        "successful attempt",
+        "failed attempt",
+        "bridge",
+        "pills",
+        "rope",
+        "gun",
+        "selfish",
+        "cometer suicidio",
+        "suicidio exitoso",
+    ):
         assert not re.search(rf"\b{word}\b", lower), word
     # Says it is automated, and who to reach for non-urgent follow-up.
     assert "automated" in lower or "automático" in lower
@@ -140,14 +162,25 @@ def test_crisis_reply_follows_safe_messaging(variant):
 def test_the_standard_crisis_reply_has_hope_and_help_seeking():
     texts = [v["text"].lower() for v in CRISIS_VARIANTS if not _is_emergency(v)]
     for text in texts:
-        assert ("help is available" in text or "things got better" in text
-                or "hay ayuda" in text or "mejoraron" in text)
-        assert "not alone" in text or "don't have to go through this alone" in text or "no estás solo" in text
+        assert (
+            "help is available" in text
+            or "things got better" in text
+            or "hay ayuda" in text
+            or "mejoraron" in text
+        )
+        assert (
+            "not alone" in text
+            or "don't have to go through this alone" in text
+            or "no estás solo" in text
+        )
 
 
 def _is_emergency(variant) -> bool:
-    return any(c.get("name") == "crisis_kind" for c in variant.get("condition") or []
-               if c.get("value") == "emergency")
+    return any(
+        c.get("name") == "crisis_kind"
+        for c in variant.get("condition") or []
+        if c.get("value") == "emergency"
+    )
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
@@ -157,7 +190,8 @@ def test_the_same_crisis_reply_every_time(language, kind):
     from rasa.core.nlg.generator import ResponseVariationFilter
 
     fitting = ResponseVariationFilter({"utter_crisis": CRISIS_VARIANTS}).responses_for_utter_action(
-        "utter_crisis", "rest", {"crisis_language": language, "crisis_kind": kind})
+        "utter_crisis", "rest", {"crisis_language": language, "crisis_kind": kind}
+    )
     assert len(fitting) == 1
     text = fitting[0]["text"]
     assert ("Llama" in text) == (language == "es")
@@ -172,6 +206,7 @@ def test_the_check_in_asks_directly_with_help_in_the_same_message():
 
 
 # ---- conversations with the trained bot (no action server) -----------------------
+
 
 def _texts(replies):
     return [r.get("text", "") for r in replies if r.get("text")]
@@ -239,11 +274,15 @@ def test_no_risk_word_is_answered_by_the_generic_fallback(bot):
         kinds = kinds_of(_texts(bot.say(f"zq {word} vvx")))
         if "fallback" in kinds:
             got_fallback.append(word)
-    print(f"\nrisk-vocabulary words answered by the generic fallback: {len(got_fallback)}/{len(words)}")
+    print(
+        "\nrisk-vocabulary words answered by the generic fallback: "
+        f"{len(got_fallback)}/{len(words)}"
+    )
     assert got_fallback == []
 
 
 # ---- the conversation's language ----------------------------------------------
+
 
 def test_spanish_greeting_and_not_sure_replies_are_in_spanish(bot):
     sender = "t-" + __import__("uuid").uuid4().hex
@@ -275,8 +314,9 @@ def test_risk_stays_after_a_long_session_rolls_over(tmp_path, model_path):
     from bot.tracker_store import CachedSQLTrackerStore
 
     domain = Domain.load("domain.yml")
-    store = CachedSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db"),
-                                  max_session_events=12)
+    store = CachedSQLTrackerStore(
+        domain=domain, dialect="sqlite", db=str(tmp_path / "t.db"), max_session_events=12
+    )
     agent = Agent.load(str(model_path), tracker_store=store)
 
     def say(text):
@@ -286,6 +326,8 @@ def test_risk_stays_after_a_long_session_rolls_over(tmp_path, model_path):
     for _ in range(6):
         say("how much does an infusion cost")
     full = asyncio.run(store.retrieve_full_tracker("rollover"))
-    assert any(isinstance(e, SessionStarted) and (e.metadata or {}).get("rollover") for e in full.events)
+    assert any(
+        isinstance(e, SessionStarted) and (e.metadata or {}).get("rollover") for e in full.events
+    )
     # Ambiguous, in the same (rolled-over) session: the crisis reply, not a question.
     assert turn_kind(say("blorp funeral zzz")) == "crisis"

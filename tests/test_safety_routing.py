@@ -5,6 +5,7 @@ file checks what the NLU pipeline as a whole decides, where the classifier's
 own crisis guess is a second net that must not turn idioms into crisis cards,
 nor hide a personal medical question.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,11 @@ DATA = Path(__file__).resolve().parent / "data"
 CRISIS = yaml.safe_load((DATA / "crisis_messages.yml").read_text(encoding="utf-8"))
 NEAR = yaml.safe_load((DATA / "near_miss.yml").read_text(encoding="utf-8"))
 ADVICE = yaml.safe_load((DATA / "advice_requests.yml").read_text(encoding="utf-8"))
-FAQ = [t for p in yaml.safe_load((DATA / "faq_paraphrases.yml").read_text())["paraphrases"]
-       for t in p["texts"]]
+FAQ = [
+    t
+    for p in yaml.safe_load((DATA / "faq_paraphrases.yml").read_text())["paraphrases"]
+    for t in p["texts"]
+]
 
 
 def test_every_crisis_message_gets_the_crisis_intent(bot):
@@ -38,12 +42,16 @@ def test_near_misses_and_faq_questions_are_not_crisis(bot):
 
 
 def test_every_advice_request_is_deferred_or_treated_as_crisis(bot):
-    """A personal medical question gets the advice intent; crisis wins when the detector flags it."""
+    """A personal medical question gets the advice intent; crisis wins when the
+    detector flags it."""
     wrong = []
     for item in ADVICE:
         intent = bot.parse(item["text"])["intent"]["name"]
         expected = "crisis" if detect(item["text"]).is_crisis else "advice"
         if intent != expected:
             wrong.append((item["text"], intent))
-    print(f"\nadvice requests routed right through the pipeline: {len(ADVICE) - len(wrong)}/{len(ADVICE)}")
+    print(
+        "\nadvice requests routed right through the pipeline: "
+        f"{len(ADVICE) - len(wrong)}/{len(ADVICE)}"
+    )
     assert wrong == []

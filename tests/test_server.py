@@ -1,12 +1,13 @@
 """The real servers over Rasa's REST channel: bad input, crisis on every turn."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
+from scripts.servers import texts
 from tests.conftest import new_sender
-from tests.servers import texts
 
 pytestmark = pytest.mark.server
 
@@ -136,7 +137,11 @@ def test_crisis_after_restart(rasa_server):
 
 def test_crisis_inside_intent_syntax(rasa_server):
     sender = new_sender()
-    for message in ['/greet{"a": 1} I want to kill myself', "/greet I want to die", "/affirm@1.0 i want to end my life"]:
+    for message in [
+        '/greet{"a": 1} I want to kill myself',
+        "/greet I want to die",
+        "/affirm@1.0 i want to end my life",
+    ]:
         assert is_crisis_reply(rasa_server.say(sender, message)), message
 
 

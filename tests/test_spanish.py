@@ -5,6 +5,7 @@ as a machine can tell: same numbers, placeholders, buttons and emergency
 lines), for the same safety rules, and for plain Spanish (Fernández-Huerta).
 The conversation tests go through the real REST channel.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,8 @@ from bot import content
 from bot import decision_aid as da
 from bot.language import conversation_language, message_language, requested_language
 from bot.safety.rules import violations
+from scripts.replies import reply_languages, response_names, turn_kind
 from tests.conftest import new_sender
-from tests.replies import reply_languages, response_names, turn_kind
 
 RAW = content.raw_responses()
 PROFILE = content.clinic_profile()
@@ -36,8 +37,11 @@ def _language(variant: Dict[str, Any]) -> str:
 
 def _other_conditions(variant: Dict[str, Any]) -> set:
     """The variant's conditions apart from the language ones (an unset slot is no condition)."""
-    return {(c["name"], c["value"]) for c in variant.get("condition") or []
-            if c["name"] not in ("language", "crisis_language") and c["value"] is not None}
+    return {
+        (c["name"], c["value"])
+        for c in variant.get("condition") or []
+        if c["name"] not in ("language", "crisis_language") and c["value"] is not None
+    }
 
 
 def _pairs() -> Iterator[Tuple[str, Dict[str, Any], Dict[str, Any]]]:
@@ -64,7 +68,9 @@ def _numbers(text: str) -> set:
 
 
 def test_every_response_has_a_spanish_variant():
-    missing = [name for name, variants in RAW.items() if not any(_language(v) == "es" for v in variants)]
+    missing = [
+        name for name, variants in RAW.items() if not any(_language(v) == "es" for v in variants)
+    ]
     assert missing == []
 
 
@@ -87,10 +93,12 @@ def test_spanish_keeps_the_facts_placeholders_and_buttons(name, en, es):
         assert (line in es["text"]) == (line in en["text"]), f"{name}: {line}"
     en_buttons, es_buttons = en.get("buttons") or [], es.get("buttons") or []
     assert len(es_buttons) == len(en_buttons), name
-    for a, b in zip(en_buttons, es_buttons):
+    for a, b in zip(en_buttons, es_buttons, strict=True):
         if a["payload"].startswith("/"):
             assert b["payload"] == a["payload"], name
-        assert b["title"] != a["title"] or len(a["title"].split()) == 1, f"{name}: untranslated button"
+        assert b["title"] != a["title"] or len(a["title"].split()) == 1, (
+            f"{name}: untranslated button"
+        )
 
 
 @pytest.mark.parametrize("name, en, es", PAIRS, ids=IDS)
@@ -107,8 +115,12 @@ def test_spanish_is_safe_sourced_and_uses_tu(name, en, es):
 def test_spanish_deferrals_send_the_person_to_their_clinician(name):
     es = next(v for v in RAW[name] if _language(v) == "es")
     last = re.split(r"(?<=[.!?])\s+", es["text"].strip())[-1]
-    assert re.search(r"profesional de salud|médic|recet|psiquiatra|ginecólogo|obstetra|clínica", last), last
-    assert not re.search(r"\d", re.sub(r"\b(911|988)\b", "", SPANISH_988_LINE.sub("", es["text"]))), name
+    assert re.search(
+        r"profesional de salud|médic|recet|psiquiatra|ginecólogo|obstetra|clínica", last
+    ), last
+    assert not re.search(
+        r"\d", re.sub(r"\b(911|988)\b", "", SPANISH_988_LINE.sub("", es["text"]))
+    ), name
 
 
 @pytest.fixture
@@ -120,12 +132,16 @@ def spanish_readability():
 
 def test_plain_spanish(spanish_readability):
     """Fernández-Huerta (higher is easier; 60-70 is plain): median >= 65, every answer >= 50."""
-    scores = {f"{n}:{i}": textstat.fernandez_huerta(content.fill(es["text"], PROFILE))
-              for i, (n, _, es) in enumerate(PAIRS)}
+    scores = {
+        f"{n}:{i}": textstat.fernandez_huerta(content.fill(es["text"], PROFILE))
+        for i, (n, _, es) in enumerate(PAIRS)
+    }
     median = statistics.median(scores.values())
     worst = sorted(scores.items(), key=lambda kv: kv[1])[:5]
-    print(f"\nSpanish readability: {len(scores)} answers, median Fernández-Huerta {median:.1f}, "
-          "hardest: " + ", ".join(f"{n} {s:.1f}" for n, s in worst))
+    print(
+        f"\nSpanish readability: {len(scores)} answers, median Fernández-Huerta {median:.1f}, "
+        "hardest: " + ", ".join(f"{n} {s:.1f}" for n, s in worst)
+    )
     assert median >= 65, worst
     assert {n: s for n, s in scores.items() if s < 50} == {}
 
@@ -134,8 +150,17 @@ def test_plain_spanish(spanish_readability):
 # The decision aid's Spanish files mirror the English ones
 # ----------------------------------------------------------------------
 # Keys whose values are data, not text: the same in both languages.
-DATA_KEYS = {"id", "source", "slot", "faq_keys", "dimensions", "pairs", "version", "reviewed",
-             "clinical_review"}
+DATA_KEYS = {
+    "id",
+    "source",
+    "slot",
+    "faq_keys",
+    "dimensions",
+    "pairs",
+    "version",
+    "reviewed",
+    "clinical_review",
+}
 TRANSLATED_KEYS = {"aliases", "contrast_aliases", "all_aliases"}
 
 
@@ -147,7 +172,11 @@ def _mirror(en: Any, es: Any, path: str, problems: List[str]) -> None:
         for key in en:
             if key in TRANSLATED_KEYS:
                 continue
-            if key in DATA_KEYS and not isinstance(en[key], (dict, list)) or key in ("id", "source", "slot"):
+            if (
+                key in DATA_KEYS
+                and not isinstance(en[key], (dict, list))
+                or key in ("id", "source", "slot")
+            ):
                 if en[key] != es[key]:
                     problems.append(f"{path}.{key}: {en[key]!r} != {es[key]!r}")
                 continue
@@ -156,7 +185,7 @@ def _mirror(en: Any, es: Any, path: str, problems: List[str]) -> None:
         if not isinstance(es, list) or len(en) != len(es):
             problems.append(f"{path}: list lengths differ")
             return
-        for i, (a, b) in enumerate(zip(en, es)):
+        for i, (a, b) in enumerate(zip(en, es, strict=True)):
             _mirror(a, b, f"{path}[{i}]", problems)
     elif isinstance(en, str):
         if not isinstance(es, str):
@@ -180,12 +209,14 @@ def test_spanish_decision_aid_replies_are_safe_and_spanish():
     english = da.load()
     spanish = da.load(language="es")
     clinic = {**PROFILE}
-    for (name, en), (_, es) in zip(english.all_replies(clinic), spanish.all_replies(clinic)):
+    pairs = zip(english.all_replies(clinic), spanish.all_replies(clinic), strict=True)
+    for (name, en), (_, es) in pairs:
         assert es.text != en.text, name
         assert violations(es.text) == [], (name, es.text)
         assert "{" not in es.text, (name, es.text)
-        assert not re.search(r"\b(and|the|Add|Show all|Topic)\b", es.text.replace("Sample Ketamine Clinic", "")), \
-            (name, es.text)
+        assert not re.search(
+            r"\b(and|the|Add|Show all|Topic)\b", es.text.replace("Sample Ketamine Clinic", "")
+        ), (name, es.text)
         assert [b["payload"] for b in es.buttons] == [b["payload"] for b in en.buttons], name
 
 
@@ -199,23 +230,35 @@ def test_spanish_aid_understands_spanish_and_english_names():
 # ----------------------------------------------------------------------
 # Which language a message is in
 # ----------------------------------------------------------------------
-@pytest.mark.parametrize("text, expected", [
-    ("¿cuánto cuesta la ketamina?", "es"),
-    ("cuanto dura una infusion", "es"),
-    ("¿cubre mi insurance el Spravato?", "es"),       # Spanglish is Spanish
-    ("how much does it cost", "en"),
-    ("I want to die", "en"),
-    ("ok", None), ("Spravato", None), ("no", None), ("/affirm", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("¿cuánto cuesta la ketamina?", "es"),
+        ("cuanto dura una infusion", "es"),
+        ("¿cubre mi insurance el Spravato?", "es"),  # Spanglish is Spanish
+        ("how much does it cost", "en"),
+        ("I want to die", "en"),
+        ("ok", None),
+        ("Spravato", None),
+        ("no", None),
+        ("/affirm", None),
+    ],
+)
 def test_message_language(text, expected):
     assert message_language(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("en español por favor", "es"), ("¿hablas español?", "es"), ("do you speak Spanish?", "es"),
-    ("in English please", "en"), ("¿puedes responder en inglés?", "en"),
-    ("Is Spravato given in Spanish-speaking clinics?", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("en español por favor", "es"),
+        ("¿hablas español?", "es"),
+        ("do you speak Spanish?", "es"),
+        ("in English please", "en"),
+        ("¿puedes responder en inglés?", "en"),
+        ("Is Spravato given in Spanish-speaking clinics?", None),
+    ],
+)
 def test_explicit_language_requests(text, expected):
     assert requested_language(text) == expected
 
@@ -223,8 +266,8 @@ def test_explicit_language_requests(text, expected):
 def test_unclear_messages_keep_the_conversation_language():
     assert conversation_language("ok", "es") == "es"
     assert conversation_language("Spravato", "es") == "es"
-    assert conversation_language("ok", None, asked="es") == "es"     # the page says Spanish
-    assert conversation_language("how much is it?", "es") == "en"     # a clear message wins
+    assert conversation_language("ok", None, asked="es") == "es"  # the page says Spanish
+    assert conversation_language("how much is it?", "es") == "en"  # a clear message wins
     assert conversation_language("in English please", "es", asked="es") == "en"
 
 
@@ -244,7 +287,7 @@ def _turn(rasa_server, sender: str, text: str, **metadata):
 def test_spanish_faq_question_gets_the_spanish_answer(rasa_server):
     replies, said = _turn(rasa_server, new_sender(), "¿Cuánto dura una infusión de ketamina?")
     assert "utter_faq/session_length" in response_names(said)
-    assert set(reply_languages(said)) == {"es"}          # the intro too
+    assert set(reply_languages(said)) == {"es"}  # the intro too
 
 
 def test_spanish_personal_question_gets_the_spanish_deferral(rasa_server):
@@ -265,7 +308,7 @@ def test_language_is_kept_switched_and_asked_for(rasa_server):
     sender = new_sender()
     _turn(rasa_server, sender, "hola, ¿qué es Spravato?")
     _, said = _turn(rasa_server, sender, "ok")
-    assert set(reply_languages(said)) == {"es"}           # "ok" keeps Spanish
+    assert set(reply_languages(said)) == {"es"}  # "ok" keeps Spanish
     _, said = _turn(rasa_server, sender, "in English please")
     assert reply_languages(said) == ["en"] and "utter_language_switched" in response_names(said)
     _, said = _turn(rasa_server, sender, "What are the side effects?")

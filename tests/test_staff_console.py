@@ -3,6 +3,7 @@
 The trained model is the one the bot runs (tests/conftest.py's session `bot`
 fixture loads it once); the console reads the same answers the bot sends.
 """
+
 from __future__ import annotations
 
 import html as htmllib
@@ -78,8 +79,13 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 OPENER = urllib.request.build_opener(NoRedirect)
 
 
-def request(url: str, *, headers: Optional[Dict[str, str]] = None, data: Optional[bytes] = None,
-            method: Optional[str] = None) -> Tuple[int, Dict[str, str], str]:
+def request(
+    url: str,
+    *,
+    headers: Optional[Dict[str, str]] = None,
+    data: Optional[bytes] = None,
+    method: Optional[str] = None,
+) -> Tuple[int, Dict[str, str], str]:
     req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
         with OPENER.open(req, timeout=30) as resp:
@@ -93,7 +99,9 @@ def bearer(token: str = TOKEN) -> Dict[str, str]:
 
 
 # ----------------------------------------------------------------- search
-def test_search_puts_the_right_answer_in_the_top_3_for_heldout_paraphrases(searcher, keyword_searcher):
+def test_search_puts_the_right_answer_in_the_top_3_for_heldout_paraphrases(
+    searcher, keyword_searcher
+):
     cases = [(f"utter_faq/{item['key']}", text) for item in PARAPHRASES for text in item["texts"]]
     misses, keyword_hits, top1 = [], 0, 0
     for want, text in cases:
@@ -103,38 +111,53 @@ def test_search_puts_the_right_answer_in_the_top_3_for_heldout_paraphrases(searc
             misses.append((text, want, names))
         keyword_hits += want in keyword_searcher.search(text).names
     share = 1 - len(misses) / len(cases)
-    print(f"\nstaff console search: right answer in the top 3 for {len(cases) - len(misses)}/{len(cases)} "
-          f"held-out paraphrases ({share:.1%}; top 1: {top1 / len(cases):.1%}; floor {TOP3_FLOOR:.0%}); "
-          f"keyword backstop alone: {keyword_hits / len(cases):.1%}")
+    print(
+        "\nstaff console search: right answer in the top 3 for "
+        f"{len(cases) - len(misses)}/{len(cases)} "
+        f"held-out paraphrases ({share:.1%}; top 1: {top1 / len(cases):.1%}; "
+        f"floor {TOP3_FLOOR:.0%}); "
+        f"keyword backstop alone: {keyword_hits / len(cases):.1%}"
+    )
     for text, want, names in misses:
         print(f"  miss: {text!r}: expected {want}, got {names}")
     assert share >= TOP3_FLOOR
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("does insurance pay for spravato", "utter_faq/insurance"),
-    ("caller wants to compare iv and spravato side by side", "decision:comparison"),
-    ("what are your opening hours", "utter_clinic_contact"),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("does insurance pay for spravato", "utter_faq/insurance"),
+        ("caller wants to compare iv and spravato side by side", "decision:comparison"),
+        ("what are your opening hours", "utter_clinic_contact"),
+    ],
+)
 def test_search_returns_three_real_searchable_answers(searcher, catalog, query, expected):
     result = searcher.search(query)
     assert not result.crisis
     assert len(result.hits) == 3
-    # The three answer slots are the bot's responses; a decision tool that matches is offered beside them.
+    # The three answer slots are the bot's responses; a decision tool that
+    # matches is offered beside them.
     assert expected in result.names + [t.entry.name for t in result.tools]
-    assert all(t.entry.name in catalog.decision_entries for t in result.tools) and len(result.tools) <= 1
+    assert (
+        all(t.entry.name in catalog.decision_entries for t in result.tools)
+        and len(result.tools) <= 1
+    )
     raw = content.raw_responses()
     for hit in result.hits:
         name = hit.entry.name
         assert name in raw and name not in CHAT_ONLY
-        assert name != "utter_crisis"           # a crisis search shows the whole script instead
+        assert name != "utter_crisis"  # a crisis search shows the whole script instead
         assert hit.entry.topic and hit.entry.texts
+
+
+def test_every_chat_only_name_is_a_response_the_bot_has():
+    assert CHAT_ONLY <= set(content.raw_responses())
 
 
 @pytest.mark.parametrize("query", CRISIS_QUERIES)
 def test_a_crisis_phrase_shows_the_crisis_script_first(searcher, keyword_searcher, query):
     assert searcher.search(query).crisis
-    assert keyword_searcher.search(query).crisis   # even without the model
+    assert keyword_searcher.search(query).crisis  # even without the model
 
 
 def test_empty_query_returns_nothing(searcher):
@@ -145,11 +168,19 @@ def test_empty_query_returns_nothing(searcher):
 def test_model_parse_maps_to_responses():
     parsed = {
         "intent": {"name": "crisis", "confidence": 0.5},
-        "intent_ranking": [{"name": "crisis", "confidence": 0.5}, {"name": "faq", "confidence": 0.45},
-                           {"name": "clinic_contact", "confidence": 0.03}, {"name": "advice", "confidence": 0.02}],
+        "intent_ranking": [
+            {"name": "crisis", "confidence": 0.5},
+            {"name": "faq", "confidence": 0.45},
+            {"name": "clinic_contact", "confidence": 0.03},
+            {"name": "advice", "confidence": 0.02},
+        ],
         "response_selector": {
-            "faq": {"ranking": [{"intent_response_key": "faq/session_length", "confidence": 0.4},
-                                {"intent_response_key": "faq/how_fast", "confidence": 0.1}]},
+            "faq": {
+                "ranking": [
+                    {"intent_response_key": "faq/session_length", "confidence": 0.4},
+                    {"intent_response_key": "faq/how_fast", "confidence": 0.1},
+                ]
+            },
             "advice": {"ranking": [{"intent_response_key": "advice/dose", "confidence": 0.9}]},
         },
     }
@@ -181,8 +212,10 @@ def test_crisis_script_is_one_reviewed_file_matching_the_bot(catalog):
 
 
 def test_plain_text_for_reading_aloud():
-    assert plain("**Call** us at [the clinic](https://example.org) \U0001F600 now") == \
-        "Call us at the clinic (https://example.org) now"
+    assert (
+        plain("**Call** us at [the clinic](https://example.org) \U0001f600 now")
+        == "Call us at the clinic (https://example.org) now"
+    )
     assert plain("• one\n\n\n• two ") == "• one\n\n• two"
 
 
@@ -197,9 +230,7 @@ def test_browse_shows_every_answer_by_topic_in_plain_text(catalog):
     assert not re.search(r"\*\*|\[[^\]]+\]\(", text), "markup left in the read-aloud text"
 
 
-def test_decision_aid_sections_are_shown_when_the_decision_aid_exists(catalog):
-    if not (ROOT / "bot" / "decision_aid.py").exists():
-        pytest.skip("bot/decision_aid.py is not there yet")
+def test_decision_aid_sections_are_shown(catalog):
     keys = {s.key for s in catalog.decision_sections}
     assert {"comparison", "checklist", "troubleshooting", "questions"} <= keys
     page = pages.browse_page(catalog)
@@ -228,7 +259,9 @@ def test_export_contains_every_response_variant(catalog, fmt):
 def test_export_has_contents_date_and_crisis_script_first(catalog, fmt):
     document = export.export(catalog, fmt)
     dates = [a.reviewed for a in catalog.answers] + [catalog.crisis.reviewed]
-    assert catalog.last_changed == max(dates + [s.reviewed for s in catalog.decision_sections if s.reviewed])
+    assert catalog.last_changed == max(
+        dates + [s.reviewed for s in catalog.decision_sections if s.reviewed]
+    )
     assert f"Content last changed: {catalog.last_changed}" in document
     assert "Contents" in document
     for chapter in export.chapters(catalog):
@@ -250,20 +283,41 @@ def test_html_export_is_printable_and_self_contained(catalog):
 
 def test_cli_export_writes_the_document(tmp_path):
     out = tmp_path / "phone-scripts.md"
-    proc = subprocess.run([sys.executable, "-m", "bot", "scripts", "export", "--format", "md", "-o", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "scripts", "export", "--format", "md", "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Content last changed:" in out.read_text()
-    proc = subprocess.run([sys.executable, "-m", "bot", "scripts", "export", "--format", "html"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "scripts", "export", "--format", "html"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("<!doctype html>")
 
 
 def test_cli_search_with_the_model(model_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "scripts", "search", "--model", str(model_path),
-         "does insurance pay for spravato"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "scripts",
+            "search",
+            "--model",
+            str(model_path),
+            "does insurance pay for spravato",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "utter_faq/insurance" in proc.stdout
@@ -272,8 +326,13 @@ def test_cli_search_with_the_model(model_path):
 
 
 def test_cli_search_puts_the_crisis_script_first():
-    proc = subprocess.run([sys.executable, "-m", "bot", "scripts", "search", "--no-model", CRISIS_QUERIES[0]],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "scripts", "search", "--no-model", CRISIS_QUERIES[0]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.lstrip("!\n").startswith("CRISIS: USE THE CRISIS SCRIPT NOW")
     assert "988" in proc.stdout and "911" in proc.stdout
@@ -289,23 +348,42 @@ def test_token_configuration(tmp_path):
     path = tmp_path / "token"
     path.write_text(TOKEN + "\n")
     path.chmod(0o644)
-    with pytest.raises(auth.TokenError):     # readable by others
+    with pytest.raises(auth.TokenError):  # readable by others
         auth.load_token(path, env={})
     path.chmod(0o600)
     assert auth.load_token(path, env={}) == TOKEN
 
 
-@pytest.mark.parametrize("path", ["/", "/?q=insurance", "/browse", "/print", "/export.md", "/export.html",
-                                  "/api/search?q=insurance", "/nope"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/?q=insurance",
+        "/browse",
+        "/print",
+        "/export.md",
+        "/export.html",
+        "/api/search?q=insurance",
+        "/nope",
+    ],
+)
 def test_every_page_refuses_a_request_without_or_with_a_wrong_token(console, path):
-    for headers in ({}, bearer("wrong-token-0123456789abcdef"), bearer(""), {"Authorization": TOKEN},
-                    {"Cookie": f"{auth.COOKIE_NAME}=123.abc"}, {"Accept": "text/html"}):
+    for headers in (
+        {},
+        bearer("wrong-token-0123456789abcdef"),
+        bearer(""),
+        {"Authorization": TOKEN},
+        {"Cookie": f"{auth.COOKIE_NAME}=123.abc"},
+        {"Accept": "text/html"},
+    ):
         status, _, body = request(console + path, headers=headers)
         assert status == 401, (path, headers, status)
-        assert "Sample" not in body and "utter_" not in body   # no content leaks
+        assert "Sample" not in body and "utter_" not in body  # no content leaks
 
 
-@pytest.mark.parametrize("path", ["/", "/browse", "/print", "/export.md", "/export.html", "/api/search?q=cost"])
+@pytest.mark.parametrize(
+    "path", ["/", "/browse", "/print", "/export.md", "/export.html", "/api/search?q=cost"]
+)
 def test_pages_answer_with_the_token_and_strict_headers(console, path):
     status, headers, body = request(console + path, headers=bearer())
     assert status == 200, (path, status)
@@ -315,7 +393,7 @@ def test_pages_answer_with_the_token_and_strict_headers(console, path):
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Cache-Control"] == "no-store"
     if path in ("/", "/browse", "/print"):
-        assert 'id="crisis-script"' in body       # the crisis script is pinned on every screen
+        assert 'id="crisis-script"' in body  # the crisis script is pinned on every screen
         assert htmllib.escape(load_crisis_script().headline) in body
 
 
@@ -331,19 +409,28 @@ def test_login_form_sets_a_strict_http_only_cookie(console):
     session = cookie.split(";", 1)[0]
     status, _, body = request(console + "/browse", headers={"Cookie": session})
     assert status == 200 and "utter_faq/" in body
-    status, headers, _ = request(console + "/logout", data=b"", method="POST", headers={"Cookie": session})
+    status, headers, _ = request(
+        console + "/logout", data=b"", method="POST", headers={"Cookie": session}
+    )
     assert status == 303 and "Max-Age=0" in headers["Set-Cookie"]
 
 
 def test_cross_site_login_post_is_refused(console):
     form = urllib.parse.urlencode({"token": TOKEN}).encode()
-    status, headers, _ = request(console + "/login", data=form, method="POST",
-                                 headers={"Origin": "https://evil.example"})
+    status, headers, _ = request(
+        console + "/login", data=form, method="POST", headers={"Origin": "https://evil.example"}
+    )
     assert status == 403 and "Set-Cookie" not in headers
 
 
 def test_repeated_wrong_tokens_are_throttled(catalog, keyword_searcher):
-    app = ConsoleApp(catalog, keyword_searcher, auth.Guard(TOKEN), auth.LoginThrottle(limit=3), log_requests=False)
+    app = ConsoleApp(
+        catalog,
+        keyword_searcher,
+        auth.Guard(TOKEN),
+        auth.LoginThrottle(limit=3),
+        log_requests=False,
+    )
     server, _ = start_in_thread(app)
     try:
         form = urllib.parse.urlencode({"token": "wrong-token-0123456789"}).encode()
@@ -358,17 +445,22 @@ def test_repeated_wrong_tokens_are_throttled(catalog, keyword_searcher):
 
 def test_search_page_escapes_the_query_and_shows_crisis_first(console):
     query = '<script>alert("x")</script> does insurance pay'
-    status, _, body = request(console + "/?" + urllib.parse.urlencode({"q": query}), headers=bearer())
+    status, _, body = request(
+        console + "/?" + urllib.parse.urlencode({"q": query}), headers=bearer()
+    )
     assert status == 200
     assert "<script>alert" not in body and "&lt;script&gt;alert(&quot;x&quot;)" in body
-    status, _, body = request(console + "/?" + urllib.parse.urlencode({"q": CRISIS_QUERIES[0]}), headers=bearer())
+    status, _, body = request(
+        console + "/?" + urllib.parse.urlencode({"q": CRISIS_QUERIES[0]}), headers=bearer()
+    )
     assert 'id="crisis-result"' in body
     assert body.index('id="crisis-result"') < body.index('class="card answer"')
 
 
 def test_api_search_returns_json(console):
-    status, _, body = request(console + "/api/search?q=" + urllib.parse.quote("how long is a session"),
-                              headers=bearer())
+    status, _, body = request(
+        console + "/api/search?q=" + urllib.parse.quote("how long is a session"), headers=bearer()
+    )
     payload = json.loads(body)
     assert status == 200 and payload["crisis"] is False
     assert "utter_faq/session_length" in [r["response"] for r in payload["results"]]
@@ -390,9 +482,22 @@ def _console_env() -> Dict[str, str]:
 
 def test_console_refuses_to_start_without_a_token(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "console", "--no-model", "--port", str(_free_port()),
-         "--token-file", str(tmp_path / "none")],
-        cwd=ROOT, env=_console_env(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "console",
+            "--no-model",
+            "--port",
+            str(_free_port()),
+            "--token-file",
+            str(tmp_path / "none"),
+        ],
+        cwd=ROOT,
+        env=_console_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Refusing to start" in proc.stderr
@@ -401,9 +506,24 @@ def test_console_refuses_to_start_without_a_token(tmp_path):
 def test_console_dev_token_binds_loopback_and_works(tmp_path):
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "console", "--no-model", "--dev-token", "--quiet", "--port", str(port),
-         "--token-file", str(tmp_path / "none")],
-        cwd=ROOT, env=_console_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "console",
+            "--no-model",
+            "--dev-token",
+            "--quiet",
+            "--port",
+            str(port),
+            "--token-file",
+            str(tmp_path / "none"),
+        ],
+        cwd=ROOT,
+        env=_console_env(),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
     )
     try:
         token, deadline = None, time.monotonic() + 120
@@ -439,7 +559,10 @@ def test_request_log_never_holds_the_callers_words(catalog, keyword_searcher, ca
     app = ConsoleApp(catalog, keyword_searcher, auth.Guard(TOKEN), log_requests=True)
     server, _ = start_in_thread(app)
     try:
-        request(server.url + "/?" + urllib.parse.urlencode({"q": "my husband wants to die"}), headers=bearer())
+        request(
+            server.url + "/?" + urllib.parse.urlencode({"q": "my husband wants to die"}),
+            headers=bearer(),
+        )
         request(server.url + "/api/search?q=secret+words")
     finally:
         server.shutdown()
@@ -451,7 +574,8 @@ def test_request_log_never_holds_the_callers_words(catalog, keyword_searcher, ca
 
 # ----------------------------------------------------------------- nothing secret in the log
 def _raw(port: int, data: bytes, timeout: float = 10) -> bytes:
-    """Sends bytes as they are (pipelined requests, broken ones) and reads until the server closes or goes quiet."""
+    """Sends bytes as they are (pipelined requests, broken ones) and reads until the
+    server closes or goes quiet."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
         sock.settimeout(2)
@@ -462,21 +586,27 @@ def _raw(port: int, data: bytes, timeout: float = 10) -> bytes:
                 if not chunk:
                     break
                 answer += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
     return answer
 
 
 def test_the_console_log_never_holds_a_submitted_token(tmp_path):
-    """Every refused login path, against the real `python -m bot console` with its default logging."""
+    """Every refused login path, against the real `python -m bot console` with its
+    default logging."""
     real = "real-staff-token-" + "R" * 24
     wrong = ["wrong-guess-" + "W" * 20 + str(i) for i in range(8)]
     port = _free_port()
     log_path = tmp_path / "console.log"
     env = {**_console_env(), auth.TOKEN_ENV: real}
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "console", "--no-model", "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "console", "--no-model", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -493,18 +623,38 @@ def test_the_console_log_never_holds_a_submitted_token(tmp_path):
             codes.append(request(url + "/login", data=form(token), method="POST")[0])
         codes.append(request(url + "/login", data=form(real), method="POST")[0])
         # Cross-site posts, with the right token in the body.
-        codes.append(request(url + "/login", data=form(real), method="POST",
-                             headers={"Origin": "https://evil.example"})[0])
-        codes.append(request(url + "/login", data=form(real), method="POST",
-                             headers={"Sec-Fetch-Site": "cross-site"})[0])
-        codes.append(request(url + "/logout", data=form(real), method="POST",
-                             headers={"Origin": "https://evil.example"})[0])
+        codes.append(
+            request(
+                url + "/login",
+                data=form(real),
+                method="POST",
+                headers={"Origin": "https://evil.example"},
+            )[0]
+        )
+        codes.append(
+            request(
+                url + "/login",
+                data=form(real),
+                method="POST",
+                headers={"Sec-Fetch-Site": "cross-site"},
+            )[0]
+        )
+        codes.append(
+            request(
+                url + "/logout",
+                data=form(real),
+                method="POST",
+                headers={"Origin": "https://evil.example"},
+            )[0]
+        )
         # Other methods and pages with the token in the body, the query or a header.
         codes.append(request(url + "/login", data=form(real), method="PUT")[0])
         codes.append(request(url + "/browse", data=form(real), method="POST")[0])
         codes.append(request(url + "/?" + urllib.parse.urlencode({"token": real, "q": real}))[0])
         codes.append(request(url + "/login?" + urllib.parse.urlencode({"token": real}))[0])
-        codes.append(request(url + "/api/search?q=x", headers={"Authorization": f"Bearer {wrong[6]}"})[0])
+        codes.append(
+            request(url + "/api/search?q=x", headers={"Authorization": f"Bearer {wrong[6]}"})[0]
+        )
         codes.append(request(url + "/", headers={"Cookie": f"{auth.COOKIE_NAME}={real}"})[0])
         # Bodies too big for the form, and too big for the server.
         codes.append(request(url + "/login", data=form(real + "x" * 5000), method="POST")[0])
@@ -512,17 +662,28 @@ def test_the_console_log_never_holds_a_submitted_token(tmp_path):
         # Raw requests: pipelined after a refused login (the old leak), a lying
         # Content-Length, a broken request line, a broken chunked body.
         body = form(real)
-        login = (b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-        pipelined = _raw(port, login + login + b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        login = (
+            b"POST /login HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        pipelined = _raw(
+            port, login + login + b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         assert pipelined.count(b"HTTP/1.1 ") == 3, pipelined[:300]
         _raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n" + body)
-        _raw(port, b"POST /login?" + real.encode() + b" HTTP/1.1 junk " + real.encode() + b"\r\n\r\n")
+        _raw(
+            port, b"POST /login?" + real.encode() + b" HTTP/1.1 junk " + real.encode() + b"\r\n\r\n"
+        )
         _raw(port, b"GARBAGE " + real.encode() + b"\r\n\r\n")
-        _raw(port, b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
-             + body + b"\r\n0\r\n\r\n")
+        _raw(
+            port,
+            b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+            + body
+            + b"\r\n0\r\n\r\n",
+        )
         time.sleep(0.5)
-        assert request(url + "/", headers=bearer(real))[0] == 200   # still serving
+        assert request(url + "/", headers=bearer(real))[0] == 200  # still serving
     finally:
         proc.terminate()
         proc.wait(20)
@@ -536,8 +697,13 @@ def test_the_console_log_never_holds_a_submitted_token(tmp_path):
 
 
 def test_the_throttle_slows_guessing_but_lets_the_right_token_in_soon(catalog, keyword_searcher):
-    app = ConsoleApp(catalog, keyword_searcher, auth.Guard(TOKEN),
-                     auth.LoginThrottle(limit=3, delay=1.0), log_requests=False)
+    app = ConsoleApp(
+        catalog,
+        keyword_searcher,
+        auth.Guard(TOKEN),
+        auth.LoginThrottle(limit=3, delay=1.0),
+        log_requests=False,
+    )
     server, _ = start_in_thread(app)
     try:
         wrong = urllib.parse.urlencode({"token": "wrong-token-0123456789"}).encode()
@@ -551,7 +717,7 @@ def test_the_throttle_slows_guessing_but_lets_the_right_token_in_soon(catalog, k
         assert request(server.url + "/login", data=wrong, method="POST")[0] == 429
         time.sleep(1.1)
         assert request(server.url + "/login", data=good, method="POST")[0] == 303
-        assert request(server.url + "/login", data=wrong, method="POST")[0] == 401   # record cleared
+        assert request(server.url + "/login", data=wrong, method="POST")[0] == 401  # record cleared
     finally:
         server.shutdown()
         server.server_close()

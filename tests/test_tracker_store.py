@@ -3,6 +3,7 @@
 Reference: a plain ``SQLTrackerStore`` reading the same database file, i.e.
 what Rasa itself would see after a restart.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,14 +13,13 @@ from pathlib import Path
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import (ActionExecuted, ActiveLoop, SessionStarted, SlotSet,
-                                     UserUttered)
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import tracker_store as tracker_store_module
 from bot.tracker_store import CachedSQLTrackerStore
+from scripts.servers import RasaServer, texts
 from tests.conftest import new_sender
-from tests.servers import RasaServer, texts
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
@@ -34,8 +34,11 @@ def dicts(tracker):
 
 
 def turn(text: str, intent: str):
-    return [UserUttered(text, {"name": intent, "confidence": 1.0}),
-            ActionExecuted(f"utter_{intent}"), ActionExecuted("action_listen")]
+    return [
+        UserUttered(text, {"name": intent, "confidence": 1.0}),
+        ActionExecuted(f"utter_{intent}"),
+        ActionExecuted("action_listen"),
+    ]
 
 
 async def talk(store, sender: str, *texts_and_intents):
@@ -60,17 +63,24 @@ def test_turns_are_stored_exactly_as_rasas_sql_store_reads_them(db):
     reference = run(SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db).retrieve(sender))
     assert dicts(cached) == dicts(reference)
     assert [e.text for e in reference.events if isinstance(e, UserUttered)] == [
-        "hi", "how much is it", "thanks"]
+        "hi",
+        "how much is it",
+        "thanks",
+    ]
 
 
 def test_a_restarted_store_continues_the_conversation(db):
     sender = new_sender()
-    run(talk(CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db), sender, ("hi", "greet")))
+    run(
+        talk(CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db), sender, ("hi", "greet"))
+    )
     restarted = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
     run(talk(restarted, sender, ("what is spravato", "faq")))
     reference = run(SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db).retrieve(sender))
     assert [e.text for e in reference.events if isinstance(e, UserUttered)] == [
-        "hi", "what is spravato"]
+        "hi",
+        "what is spravato",
+    ]
     assert dicts(run(restarted.retrieve(sender))) == dicts(reference)
 
 
@@ -78,14 +88,16 @@ def test_evicted_senders_are_read_back_from_sqlite(db):
     store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
     first, second = new_sender(), new_sender()
     run(talk(store, first, ("hi", "greet")))
-    store.cache_bytes = store.cached_bytes + 200     # room for about one conversation
-    run(talk(store, second, ("hello", "greet")))       # evicts `first`
+    store.cache_bytes = store.cached_bytes + 200  # room for about one conversation
+    run(talk(store, second, ("hello", "greet")))  # evicts `first`
     assert store._get(first) is None
     run(talk(store, first, ("what is ketamine", "faq")))
     reference = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
     for sender in (first, second):
         assert dicts(run(store.retrieve(sender))) == dicts(run(reference.retrieve(sender)))
-    assert len([e for e in run(reference.retrieve(first)).events if isinstance(e, UserUttered)]) == 2
+    assert (
+        len([e for e in run(reference.retrieve(first)).events if isinstance(e, UserUttered)]) == 2
+    )
 
 
 def test_the_cache_is_bounded_in_bytes(db):
@@ -145,16 +157,20 @@ def test_a_long_session_rolls_over_carrying_slots_and_the_form(db):
         lengths.append(len(run(store.retrieve(sender)).events))
     reference = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
     latest = run(reference.retrieve(sender))
-    assert max(lengths) <= 12 + 2 * 3                  # bounded: threshold + a turn or two
+    assert max(lengths) <= 12 + 2 * 3  # bounded: threshold + a turn or two
     assert dicts(run(store.retrieve(sender))) == dicts(latest)
     assert latest.get_slot("da_context") == "compare"
     assert latest.active_loop_name == "checklist_form"
-    starts = [e for e in run(reference.retrieve_full_tracker(sender)).events
-              if isinstance(e, SessionStarted)]
+    starts = [
+        e
+        for e in run(reference.retrieve_full_tracker(sender)).events
+        if isinstance(e, SessionStarted)
+    ]
     assert len(starts) >= 5 and all(e.metadata.get("rollover") for e in starts)
     every = run(reference.retrieve_full_tracker(sender)).events
     assert [e.text for e in every if isinstance(e, UserUttered)] == ["hi"] + [
-        f"question {i}" for i in range(30)]         # nothing is dropped from the database
+        f"question {i}" for i in range(30)
+    ]  # nothing is dropped from the database
 
 
 def test_an_expired_long_session_is_left_to_rasa(db, monkeypatch):
@@ -172,7 +188,7 @@ def test_a_tracker_the_store_did_not_hand_out_is_saved_by_rasas_own_logic(db):
     store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
     sender = new_sender()
     run(talk(store, sender, ("hi", "greet")))
-    other = DialogueStateTracker(sender, DOMAIN.slots)   # built elsewhere, own history
+    other = DialogueStateTracker(sender, DOMAIN.slots)  # built elsewhere, own history
     for event in turn("hello", "greet") + [SlotSet("da_context", "compare")]:
         other.update(event)
     run(store.save(other))
@@ -214,12 +230,15 @@ def test_the_server_continues_a_conversation_after_a_restart(action_server):
         server.start()
         second = texts(server.say(sender, "how much does an infusion cost"))
         log = server.log.read_text()
-        stored = run(SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(server.tracker_db))
-                     .retrieve(sender))
+        stored = run(
+            SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(server.tracker_db)).retrieve(
+                sender
+            )
+        )
     finally:
         server.cleanup()
-    assert "automated assistant" in first        # the first-turn introduction
-    assert "automated assistant" not in second   # known visitor after the restart
+    assert "automated assistant" in first  # the first-turn introduction
+    assert "automated assistant" not in second  # known visitor after the restart
     assert "not found" not in log  # Rasa silently uses memory for an unknown store type
     said = [e.text for e in stored.events if isinstance(e, UserUttered)]
     assert said == ["hi", "how much does an infusion cost"]
@@ -229,17 +248,37 @@ def test_the_server_continues_a_conversation_after_a_restart(action_server):
 # the visitor sees: comparisons that depend on the options and topic in view,
 # a multi-question form, and FAQ questions in between.
 CONVERSATION = [
-    "hi", "spravato vs IV", "what about insurance?", "and compounded?", "which is FDA approved?",
-    "how much does an infusion cost", "candidate checklist", "yes", "no", "not sure", "yes", "no",
-    "compare my options", "one topic at a time", "next", "next", "what about insurance?",
+    "hi",
+    "spravato vs IV",
+    "what about insurance?",
+    "and compounded?",
+    "which is FDA approved?",
+    "how much does an infusion cost",
+    "candidate checklist",
+    "yes",
+    "no",
+    "not sure",
+    "yes",
+    "no",
+    "compare my options",
+    "one topic at a time",
+    "next",
+    "next",
+    "what about insurance?",
     "thanks",
 ]
 
 
 def _replies(agent, sender, text):
     out = asyncio.run(agent.handle_text(text, sender_id=sender)) or []
-    return [(r.get("text"), (r.get("custom") or {}).get("row_ids"),
-             (r.get("custom") or {}).get("column_ids")) for r in out]
+    return [
+        (
+            r.get("text"),
+            (r.get("custom") or {}).get("row_ids"),
+            (r.get("custom") or {}).get("column_ids"),
+        )
+        for r in out
+    ]
 
 
 @pytest.mark.server
@@ -251,16 +290,22 @@ def test_a_rollover_changes_no_reply(tmp_path, model_path, action_server):
     endpoint = EndpointConfig(f"{action_server.url}/webhook")
     results = {}
     for limit in (10_000, 8):
-        store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / f"{limit}.db"),
-                                      max_session_events=limit)
+        store = CachedSQLTrackerStore(
+            domain=DOMAIN,
+            dialect="sqlite",
+            db=str(tmp_path / f"{limit}.db"),
+            max_session_events=limit,
+        )
         agent = Agent.load(str(model_path), tracker_store=store, action_endpoint=endpoint)
         sender = new_sender()
         results[limit] = [_replies(agent, sender, text) for text in CONVERSATION]
         full = run(store.retrieve_full_tracker(sender))
-        rollovers = [e for e in full.events if isinstance(e, SessionStarted) and e.metadata.get("rollover")]
+        rollovers = [
+            e for e in full.events if isinstance(e, SessionStarted) and e.metadata.get("rollover")
+        ]
         results[f"{limit} rollovers"] = len(rollovers)
     assert results["10000 rollovers"] == 0 and results["8 rollovers"] >= 5
-    for turn, (plain, rolled) in enumerate(zip(results[10_000], results[8])):
+    for turn, (plain, rolled) in enumerate(zip(results[10_000], results[8], strict=True)):
         assert rolled == plain, (turn, CONVERSATION[turn])
 
 
@@ -274,8 +319,12 @@ def mode(path) -> int:
 def stored_texts(db: str, sender: str):
     import sqlite3
 
-    return [row[0] for row in sqlite3.connect(db).execute(
-        "select data from events where sender_id = ?", (sender,))]
+    return [
+        row[0]
+        for row in sqlite3.connect(db).execute(
+            "select data from events where sender_id = ?", (sender,)
+        )
+    ]
 
 
 def test_the_database_and_the_folder_made_for_it_are_private(tmp_path):
@@ -290,13 +339,19 @@ def test_the_database_and_the_folder_made_for_it_are_private(tmp_path):
 
 def test_an_old_world_readable_database_is_made_private(tmp_path, caplog):
     db = tmp_path / "tracker.db"
-    run(talk(SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(db)), new_sender(), ("hi", "greet")))
+    run(
+        talk(
+            SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(db)),
+            new_sender(),
+            ("hi", "greet"),
+        )
+    )
     db.chmod(0o644)
     tmp_path.chmod(0o755)
     CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(db))
     assert mode(db) == 0o600
     assert mode(tmp_path) == 0o755, "a folder the store did not make is left as it is"
-    assert "chmod 700" in caplog.text   # ...but the log says how to close it
+    assert "chmod 700" in caplog.text  # ...but the log says how to close it
 
 
 def test_delete_removes_a_conversation_from_the_file_and_the_cache(db):
@@ -305,27 +360,31 @@ def test_delete_removes_a_conversation_from_the_file_and_the_cache(db):
     secret = "my-secret-words-" + gone
     run(talk(store, gone, (secret, "greet"), ("more", "faq")))
     run(talk(store, kept, ("hello", "greet")))
-    assert run(store.retrieve(gone)) is not None          # cached
+    assert run(store.retrieve(gone)) is not None  # cached
     run(store.delete(gone))
-    assert run(store.retrieve(gone)) is None               # not in memory
-    assert stored_texts(db, gone) == []                     # not in the table
+    assert run(store.retrieve(gone)) is None  # not in memory
+    assert stored_texts(db, gone) == []  # not in the table
     reference = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)
     assert run(reference.retrieve(gone)) is None
-    assert run(reference.retrieve(kept)) is not None        # others untouched
-    for suffix in ("", "-wal"):                             # not left in free pages or the log
+    assert run(reference.retrieve(kept)) is not None  # others untouched
+    for suffix in ("", "-wal"):  # not left in free pages or the log
         raw = Path(db + suffix).read_bytes() if Path(db + suffix).exists() else b""
         assert secret.encode() not in raw, suffix
     # A new message afterwards starts a new conversation with nothing old in it.
     run(talk(store, gone, ("again", "greet")))
-    assert [e.text for e in run(reference.retrieve(gone)).events if isinstance(e, UserUttered)] == ["again"]
+    assert [e.text for e in run(reference.retrieve(gone)).events if isinstance(e, UserUttered)] == [
+        "again"
+    ]
 
 
 def age(db: str, sender: str, days: float) -> None:
     import sqlite3
 
     with sqlite3.connect(db) as connection:
-        connection.execute("update events set timestamp = timestamp - ? where sender_id = ?",
-                           (days * 86_400, sender))
+        connection.execute(
+            "update events set timestamp = timestamp - ? where sender_id = ?",
+            (days * 86_400, sender),
+        )
 
 
 def test_conversations_past_the_retention_are_purged_on_start(db):
@@ -335,14 +394,16 @@ def test_conversations_past_the_retention_are_purged_on_start(db):
     run(talk(store, recent, ("hi", "greet")))
     age(db, old, 31)
     age(db, recent, 29)
-    CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)     # a restart
+    CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db)  # a restart
     assert stored_texts(db, old) == []
     assert stored_texts(db, recent) != []
 
 
 def test_retention_is_configurable_and_can_be_off(db):
     sender = new_sender()
-    run(talk(CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db), sender, ("hi", "greet")))
+    run(
+        talk(CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db), sender, ("hi", "greet"))
+    )
     age(db, sender, 400)
     CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, retention_days=None)
     assert stored_texts(db, sender) != []
@@ -354,12 +415,14 @@ def test_retention_is_configurable_and_can_be_off(db):
 
 def test_the_running_store_purges_periodically_and_forgets_its_copy(db):
     async def scenario():
-        store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, purge_every_minutes=0.005)
+        store = CachedSQLTrackerStore(
+            domain=DOMAIN, dialect="sqlite", db=db, purge_every_minutes=0.005
+        )
         sender = new_sender()
         await talk(store, sender, ("old words", "greet"))
-        assert await store.retrieve(sender) is not None    # cached copy
+        assert await store.retrieve(sender) is not None  # cached copy
         age(db, sender, 31)
-        await asyncio.sleep(1.0)                           # a few purge rounds (0.3 s apart)
+        await asyncio.sleep(1.0)  # a few purge rounds (0.3 s apart)
         purged = stored_texts(db, sender) == []
         await talk(store, sender, ("new words", "greet"))
         said = [e.text for e in (await store.retrieve(sender)).events if isinstance(e, UserUttered)]
@@ -368,4 +431,4 @@ def test_the_running_store_purges_periodically_and_forgets_its_copy(db):
 
     purged, said = run(scenario())
     assert purged
-    assert said == ["new words"]     # the cached old conversation was not written back
+    assert said == ["new words"]  # the cached old conversation was not written back

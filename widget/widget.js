@@ -4,9 +4,11 @@
  *
  *   <script src="https://your-site.example/widget/widget.js" defer
  *           data-server="https://bot.your-site.example"
- *           data-clinic-name="Your Clinic" data-clinic-phone="(555) 010-0199"></script>
+ *           data-clinic-name="..." data-clinic-phone="..." data-clinic-hours="..."></script>
  *
- * See widget/README.md for every data attribute.
+ * The clinic's name, phone and hours are the clinic profile's (the clinic_*
+ * slots in domain.yml): `python -m bot.widget_server --print-embed` prints this
+ * tag filled in. See widget/README.md for every data attribute.
  *
  * Page-safety rules this file keeps:
  * - every text from the server or the visitor goes into the page with
@@ -45,6 +47,7 @@
     server: parseServer(attr("server", "")),
     clinicName: clinicName,
     clinicPhone: clinicPhone,
+    clinicHours: attr("clinic-hours", ""),
     title: attr("title", clinicName + " assistant"),
     launcherLabel: attr("launcher-label", "Questions? Chat with us"),
     greeting: attr(
@@ -292,12 +295,15 @@
 
   // ---------------------------------------------------------------- crisis
   /**
-   * The bot's crisis reply (domain response utter_crisis: English, Spanish and
-   * their 911-first emergency variants) is the one reply that names 988, 911
-   * and Poison Help (1-800-222-1222). The check-in and the "I don't want to
-   * call" reply name 988 and 911 too, but not Poison Help, so they stay
-   * ordinary messages. tests/browser/test_widget_unit.py checks this against
-   * every reviewed reply.
+   * The bot marks its crisis reply (domain response utter_crisis: English,
+   * Spanish and their 911-first emergency variants) with the payload
+   * {type: "crisis"}, and the widget shows a reply so marked as the crisis card.
+   * A reply without the mark (a conversation restored from this browser's
+   * storage, saved before the mark existed) is recognised by its text: the
+   * crisis reply is the one reply that names 988, 911 and Poison Help
+   * (1-800-222-1222). The check-in and the "I don't want to call" reply name
+   * 988 and 911 too, but not Poison Help, so they stay ordinary messages.
+   * tests/browser/test_widget_unit.py checks both against every reviewed reply.
    */
   function isCrisisText(text) {
     if (typeof text !== "string") return false;
@@ -389,7 +395,9 @@
     var buttons = cleanButtons(item.buttons);
     if (buttons.length) msg.buttons = buttons;
     var custom = item.custom && typeof item.custom === "object" ? item.custom : null;
-    if (custom && custom.type === "comparison_table") {
+    if (custom && custom.type === "crisis") {
+      msg.crisis = true;
+    } else if (custom && custom.type === "comparison_table") {
       msg.table = cleanTable(custom);
     } else if (custom && custom.type === "summary" && custom.copyable) {
       msg.copyable = true;
@@ -397,24 +405,26 @@
                +custom.steps > 1) {
       msg.step = "Question " + Math.floor(+custom.step) + " of " + Math.floor(+custom.steps);
     }
-    return msg.text || msg.buttons || msg.table || msg.copyable || msg.step ? msg : null;
+    return msg.text || msg.buttons || msg.table || msg.copyable || msg.step || msg.crisis ? msg : null;
   }
 
   /**
    * A reply and its widget payload arrive as two list items: {text, buttons}
-   * then {custom}. They are joined into one message, so the payload's table
-   * or copy button goes with its text.
+   * then {custom}. They are joined into one message, so the payload's table,
+   * copy button or crisis mark goes with its text.
    */
   function mergeReplies(items) {
     var out = [];
     items.forEach(function (m) {
       var prev = out[out.length - 1];
       var payloadOnly = !m.text && !m.buttons;
-      if (prev && payloadOnly && prev.text && !prev.table && !prev.copyable && !prev.step) {
+      if (prev && payloadOnly && prev.text && !prev.table && !prev.copyable && !prev.step &&
+          !prev.crisis) {
         if (m.table) prev.table = m.table;
         if (m.copyable) prev.copyable = true;
         if (m.step) prev.step = m.step;
-        if (!m.table && !m.copyable && !m.step) out.push(m);
+        if (m.crisis) prev.crisis = true;
+        if (!m.table && !m.copyable && !m.step && !m.crisis) out.push(m);
         return;
       }
       out.push(m);
@@ -742,7 +752,7 @@
       trow.appendChild(renderTable(msg.table, msg.text));
       frag.appendChild(trow);
     } else if (msg.text) {
-      if (isCrisisText(msg.text)) {
+      if (msg.crisis || isCrisisText(msg.text)) {
         var crow = bubble("bot", "kaid-bot-crisis");
         crow.appendChild(renderCrisis(msg.text));
         frag.appendChild(crow);
@@ -837,7 +847,7 @@
           m.table.rows.length + (m.table.rows.length === 1 ? " row" : " rows") +
           ", is in the conversation.");
       } else if (m.text) {
-        if (isCrisisText(m.text)) assertive = true;
+        if (m.crisis || isCrisisText(m.text)) assertive = true;
         parts.push(m.text);
       }
       if (m.buttons) parts.push(m.buttons.length + " suggested replies.");
@@ -874,13 +884,15 @@
   function showOffline() {
     clearNotice();
     notice = el("div", "kaid-notice");
-    var phoneText = config.clinicPhone ? " at " + config.clinicPhone : "";
+    var hoursText = config.clinicHours ? " (" + config.clinicHours + ")" : "";
+    var phoneText = config.clinicPhone ? " at " + config.clinicPhone + hoursText : "";
     var p1 = el("p", "kaid-notice-title", "Sorry, the assistant can't be reached right now.");
     var p2 = el("p");
     p2.appendChild(document.createTextNode("Please try again, or call " + config.clinicName));
     if (config.clinicPhone) {
       p2.appendChild(document.createTextNode(" at "));
       p2.appendChild(link(telHref(config.clinicPhone), config.clinicPhone));
+      if (hoursText) p2.appendChild(document.createTextNode(hoursText));
     }
     p2.appendChild(document.createTextNode("."));
     var p3 = el("p", null, "If you are in crisis, call or text 988. In an emergency, call 911.");

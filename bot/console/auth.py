@@ -7,6 +7,7 @@ once with a form that sets an HttpOnly, SameSite=Strict session cookie. The
 cookie holds a signed timestamp (never the token), signed with a key made fresh
 at every start. Every comparison is constant-time (hmac.compare_digest).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,7 +51,9 @@ def load_token(token_file: Optional[Path] = None, env: Mapping[str, str] = os.en
             "or start with --dev-token for a random one-off token."
         )
     if len(token) < MIN_TOKEN_LENGTH:
-        raise TokenError(f"The token in {where} is too short (at least {MIN_TOKEN_LENGTH} characters).")
+        raise TokenError(
+            f"The token in {where} is too short (at least {MIN_TOKEN_LENGTH} characters)."
+        )
     return token
 
 
@@ -65,7 +68,7 @@ class Guard:
         if len(token) < MIN_TOKEN_LENGTH:
             raise TokenError(f"token too short (at least {MIN_TOKEN_LENGTH} characters)")
         self._token = token.encode("utf-8")
-        self._key = secrets.token_bytes(32)   # sessions end when the console restarts
+        self._key = secrets.token_bytes(32)  # sessions end when the console restarts
         self.secure_cookie = secure_cookie
 
     # -- the token itself ---------------------------------------------
@@ -100,21 +103,27 @@ class Guard:
         if morsel is None:
             return False
         issued, _, signature = morsel.value.partition(".")
-        if not issued.isdigit() or not hmac.compare_digest(signature.encode(), self._sign(issued).encode()):
+        if not issued.isdigit() or not hmac.compare_digest(
+            signature.encode(), self._sign(issued).encode()
+        ):
             return False
         return 0 <= time.time() - int(issued) <= SESSION_SECONDS
 
     def set_cookie_header(self) -> str:
         secure = "; Secure" if self.secure_cookie else ""
-        return (f"{COOKIE_NAME}={self.new_session()}; HttpOnly; SameSite=Strict; Path=/; "
-                f"Max-Age={SESSION_SECONDS}{secure}")
+        return (
+            f"{COOKIE_NAME}={self.new_session()}; HttpOnly; SameSite=Strict; Path=/; "
+            f"Max-Age={SESSION_SECONDS}{secure}"
+        )
 
     def clear_cookie_header(self) -> str:
         secure = "; Secure" if self.secure_cookie else ""
         return f"{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"
 
     def allowed(self, headers: Mapping[str, str]) -> bool:
-        return self.bearer_ok(headers.get("Authorization")) or self.session_ok(headers.get("Cookie"))
+        return self.bearer_ok(headers.get("Authorization")) or self.session_ok(
+            headers.get("Cookie")
+        )
 
 
 class LoginThrottle:
@@ -128,8 +137,9 @@ class LoginThrottle:
     the address's record.
     """
 
-    def __init__(self, limit: int = 5, window: float = 300.0, delay: float = 10.0,
-                 max_clients: int = 10_000) -> None:
+    def __init__(
+        self, limit: int = 5, window: float = 300.0, delay: float = 10.0, max_clients: int = 10_000
+    ) -> None:
         self.limit, self.window, self.delay = limit, window, delay
         self.max_clients = max_clients
         self._failures: Dict[str, Deque[float]] = defaultdict(deque)
@@ -161,10 +171,12 @@ class LoginThrottle:
             now = time.monotonic()
             failures = self._recent(client, now)
             failures.append(now)
-            while len(failures) > self.limit:   # only the latest `limit` matter
+            while len(failures) > self.limit:  # only the latest `limit` matter
                 failures.popleft()
-            if len(self._failures) > self.max_clients:   # bounded: oldest record goes
-                oldest = min(self._failures, key=lambda c: self._failures[c][-1] if self._failures[c] else 0)
+            if len(self._failures) > self.max_clients:  # bounded: oldest record goes
+                oldest = min(
+                    self._failures, key=lambda c: self._failures[c][-1] if self._failures[c] else 0
+                )
                 self._failures.pop(oldest, None)
 
     def succeeded(self, client: str) -> None:

@@ -5,6 +5,7 @@
 - decision-aid sections: bot.console.decision (bot.decision_aid's renderers);
 - the staff crisis script: bot.console.crisis_script.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,24 +19,31 @@ from bot.console.plain import plain
 
 # Replies that only make sense inside a chat (greetings, small talk, "I didn't
 # understand"): shown when browsing and printed, never offered as search hits.
-CHAT_ONLY = frozenset({
-    "utter_greet", "utter_goodbye", "utter_thank", "utter_affirm", "utter_deny",
-    "utter_intro", "utter_help", "utter_bot_challenge", "utter_fallback",
-    "utter_default", "utter_out_of_scope", "utter_empty_input", "utter_technical_issue",
-    "utter_ask_rephrase",
-})
+CHAT_ONLY = frozenset(
+    {
+        "utter_greet",
+        "utter_goodbye",
+        "utter_thank",
+        "utter_affirm",
+        "utter_deny",
+        "utter_intro",
+        "utter_help",
+        "utter_fallback",
+        "utter_out_of_scope",
+        "utter_empty_input",
+    }
+)
 CRISIS_TOPIC = "Crisis"
 CRISIS_RESPONSE = "utter_crisis"
 DECISION_TOPIC = "Decision tools"
 DECISION_PREFIX = "decision:"
 
+
 @lru_cache(maxsize=1)
 def _seed_titles() -> Dict[str, str]:
     """The seed pages' titles, from the decision aid's one list (comparison.yml `seeds`)."""
-    try:
-        from bot import decision_aid
-    except ImportError:
-        return {}
+    from bot import decision_aid
+
     titles = {}
     for name, seed in decision_aid.load().seeds.items():
         titles[name] = str(seed.get("title", "")) if isinstance(seed, dict) else str(seed)
@@ -55,13 +63,13 @@ class Entry:
     name: str
     topic: str
     variants: Tuple[content.Answer, ...]
-    label: str = ""                    # explicit title (decision-aid sections)
-    intents: Tuple[str, ...] = ()      # NLU intents that ask for it (decision-aid sections)
+    label: str = ""  # explicit title (decision-aid sections)
+    intents: Tuple[str, ...] = ()  # NLU intents that ask for it (decision-aid sections)
 
     @property
     def key(self) -> str:
         """utter_faq/session_length -> faq/session_length; utter_help -> help."""
-        return self.name[len("utter_"):] if self.name.startswith("utter_") else self.name
+        return self.name[len("utter_") :] if self.name.startswith("utter_") else self.name
 
     @property
     def title(self) -> str:
@@ -87,7 +95,9 @@ class Entry:
         return max((v.reviewed for v in self.variants if v.reviewed), default="")
 
     def variant_label(self, variant: content.Answer) -> str:
-        return "Spanish" if variant.language == "es" else ("English" if len(self.variants) > 1 else "")
+        return (
+            "Spanish" if variant.language == "es" else ("English" if len(self.variants) > 1 else "")
+        )
 
 
 class Catalog:
@@ -107,9 +117,15 @@ class Catalog:
         # The decision-aid sections as search results (same text, shown with a copy button).
         self.decision_entries: Dict[str, Entry] = {
             DECISION_PREFIX + s.key: Entry(
-                DECISION_PREFIX + s.key, DECISION_TOPIC,
-                (content.Answer(DECISION_PREFIX + s.key, s.text, DECISION_TOPIC, s.sources, s.reviewed),),
-                label=s.title, intents=s.intents,
+                DECISION_PREFIX + s.key,
+                DECISION_TOPIC,
+                (
+                    content.Answer(
+                        DECISION_PREFIX + s.key, s.text, DECISION_TOPIC, s.sources, s.reviewed
+                    ),
+                ),
+                label=s.title,
+                intents=s.intents,
             )
             for s in self.decision_sections
         }
@@ -122,8 +138,11 @@ class Catalog:
     def searchable(self) -> List[Entry]:
         """What search can return: every response but chat-only ones and the crisis reply
         (a crisis search shows the whole crisis script instead), and the decision tools."""
-        return [e for e in self.entries.values() if e.name not in CHAT_ONLY and e.name != CRISIS_RESPONSE] \
-            + list(self.decision_entries.values())
+        return [
+            e
+            for e in self.entries.values()
+            if e.name not in CHAT_ONLY and e.name != CRISIS_RESPONSE
+        ] + list(self.decision_entries.values())
 
     def by_topic(self) -> List[Tuple[str, List[Entry]]]:
         """Topics in file order, crisis first, chat-only replies last."""
@@ -148,8 +167,3 @@ class Catalog:
         dates.append(self.crisis.reviewed)
         dates.extend(s.reviewed for s in self.decision_sections if s.reviewed)
         return max((d for d in dates if d), default="")
-
-
-@lru_cache(maxsize=1)
-def default_catalog() -> Catalog:
-    return Catalog()

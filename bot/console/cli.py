@@ -2,6 +2,7 @@
 
 Kept light at import: Rasa and TensorFlow load only when a command needs the model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,10 +16,15 @@ from bot.serving import serve_until_interrupted
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help=f"trained Rasa model (default: {DEFAULT_MODEL.relative_to(DEFAULT_MODEL.parents[1])})")
-    parser.add_argument("--no-model", action="store_true",
-                        help="keyword search only (no Rasa model is loaded)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_MODEL,
+        help=f"trained Rasa model (default: {DEFAULT_MODEL.relative_to(DEFAULT_MODEL.parents[1])})",
+    )
+    parser.add_argument(
+        "--no-model", action="store_true", help="keyword search only (no Rasa model is loaded)"
+    )
 
 
 def _searcher(args: argparse.Namespace):
@@ -33,14 +39,19 @@ def _searcher(args: argparse.Namespace):
             print(f"Loading the model {args.model} (10-20 s)...", file=sys.stderr)
             nlu = NluRanker.load(args.model)
         else:
-            print(f"No model at {args.model} (run `make train`): keyword search only.", file=sys.stderr)
+            print(
+                f"No model at {args.model} (run `make train`): keyword search only.",
+                file=sys.stderr,
+            )
     return catalog, Searcher(catalog, nlu)
 
 
 # ---------------------------------------------------------------- scripts
 def add_scripts_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    search = sub.add_parser("search", help="the three best approved answers for a caller's question")
+    search = sub.add_parser(
+        "search", help="the three best approved answers for a caller's question"
+    )
     search.add_argument("query", nargs="+", help="the caller's question, in your own words")
     search.add_argument("-n", type=int, default=3, help="how many answers (default 3)")
     _model_args(search)
@@ -53,8 +64,11 @@ def add_scripts_arguments(parser: argparse.ArgumentParser) -> None:
 def _wrap(text: str, indent: str = "   ") -> str:
     lines = []
     for line in text.split("\n"):
-        lines.append(textwrap.fill(line, width=88, initial_indent=indent, subsequent_indent=indent)
-                     if line else "")
+        lines.append(
+            textwrap.fill(line, width=88, initial_indent=indent, subsequent_indent=indent)
+            if line
+            else ""
+        )
     return "\n".join(lines)
 
 
@@ -77,16 +91,28 @@ def run_scripts(args: argparse.Namespace) -> int:
     result = searcher.search(" ".join(args.query), n=args.n)
     out = []
     if result.crisis:
-        out += ["!" * 72, "CRISIS: USE THE CRISIS SCRIPT NOW", "!" * 72, catalog.crisis.as_text(), "!" * 72, ""]
+        out += [
+            "!" * 72,
+            "CRISIS: USE THE CRISIS SCRIPT NOW",
+            "!" * 72,
+            catalog.crisis.as_text(),
+            "!" * 72,
+            "",
+        ]
     if not result.hits:
-        out.append("No approved answer matched. Try other words, or export the document and browse by topic.")
+        out.append(
+            "No approved answer matched. Try other words, "
+            "or export the document and browse by topic."
+        )
     numbered = [(str(i), hit) for i, hit in enumerate(result.hits, 1)]
     numbered += [("Decision tool that may help:", tool) for tool in result.tools]
     for label, hit in numbered:
         entry = hit.entry
         prefix = f"{label}." if label.isdigit() else label
-        out.append(f"{prefix} {entry.title}  [{entry.topic}]  ({entry.name}, score {hit.score:.2f})")
-        for variant, text in zip(entry.variants, entry.texts):
+        out.append(
+            f"{prefix} {entry.title}  [{entry.topic}]  ({entry.name}, score {hit.score:.2f})"
+        )
+        for variant, text in zip(entry.variants, entry.texts, strict=True):
             label = entry.variant_label(variant)
             if label:
                 out.append(f"   {label}:")
@@ -101,15 +127,29 @@ def run_scripts(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- console
 def add_console_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this computer only)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this computer only)",
+    )
     parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--token-file", type=Path, default=None,
-                        help="file holding the staff token (default .rasa_state/staff_console_token); "
-                             "STAFF_CONSOLE_TOKEN wins if set")
-    parser.add_argument("--dev-token", action="store_true",
-                        help="no configured token: make a random one for this run and print it")
-    parser.add_argument("--secure-cookie", action="store_true",
-                        help="mark the login cookie Secure (when served behind HTTPS)")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help="file holding the staff token (default .rasa_state/staff_console_token); "
+        "STAFF_CONSOLE_TOKEN wins if set",
+    )
+    parser.add_argument(
+        "--dev-token",
+        action="store_true",
+        help="no configured token: make a random one for this run and print it",
+    )
+    parser.add_argument(
+        "--secure-cookie",
+        action="store_true",
+        help="mark the login cookie Secure (when served behind HTTPS)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     _model_args(parser)
     parser.set_defaults(run=run_console)
@@ -128,12 +168,21 @@ def run_console(args: argparse.Namespace) -> int:
         token = auth.new_token()
         print(f"Development token for this run only: {token}", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"Warning: binding {args.host} exposes the console beyond this computer. "
-              "Put it behind HTTPS and use --secure-cookie.", file=sys.stderr)
+        print(
+            f"Warning: binding {args.host} exposes the console beyond this computer. "
+            "Put it behind HTTPS and use --secure-cookie.",
+            file=sys.stderr,
+        )
     catalog, searcher = _searcher(args)
-    app = ConsoleApp(catalog, searcher, auth.Guard(token, secure_cookie=args.secure_cookie),
-                     log_requests=not args.quiet)
+    app = ConsoleApp(
+        catalog,
+        searcher,
+        auth.Guard(token, secure_cookie=args.secure_cookie),
+        log_requests=not args.quiet,
+    )
     server = ConsoleServer((args.host, args.port), app)
-    print(f"Staff console on {server.url}/ (log in with the token; Ctrl+C to stop)", file=sys.stderr)
+    print(
+        f"Staff console on {server.url}/ (log in with the token; Ctrl+C to stop)", file=sys.stderr
+    )
     serve_until_interrupted(server)
     return 0

@@ -5,13 +5,13 @@ the steps for a caller in immediate danger. The console pins it on every
 screen; the bot's own crisis reply (utter_crisis) is shown beside it, read from
 the domain through bot.content.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
-
 
 from bot import content
 
@@ -47,7 +47,6 @@ class CrisisScript:
     reviewed: str
     headline: str = ""
 
-
     def bot_reply(self) -> Optional[str]:
         """What the bot itself tells a visitor in crisis (English), from the domain."""
         reply = content.answer(BOT_CRISIS_RESPONSE, "en")
@@ -58,7 +57,12 @@ class CrisisScript:
         danger = self.immediate_danger
         return [
             ("When to use this", self.when_to_use, [], False),
-            (danger.title, f"Signs: {danger.signs}" if danger.signs else "", list(danger.steps), True),
+            (
+                danger.title,
+                f"Signs: {danger.signs}" if danger.signs else "",
+                list(danger.steps),
+                True,
+            ),
             ("What to say", "", list(self.say), False),
             ("Numbers", "", [f"{n.number}: {n.label}. {n.when}" for n in self.numbers], False),
             (self.not_immediate.title, "", list(self.not_immediate.steps), True),
@@ -72,7 +76,9 @@ class CrisisScript:
             lines.append(heading)
             if intro:
                 lines.append(f"  {intro}")
-            lines.extend(f"  {i}. {line}" if numbered else f"  - {line}" for i, line in enumerate(body, 1))
+            lines.extend(
+                f"  {i}. {line}" if numbered else f"  - {line}" for i, line in enumerate(body, 1)
+            )
             lines.append("")
         lines.append(f"({self.status} Reviewed {self.reviewed}.)")
         return "\n".join(lines)
@@ -91,7 +97,9 @@ def load(path: Path = SCRIPT_FILE) -> CrisisScript:
     data = content.read_yaml(path)
     return CrisisScript(
         title=str(data.get("title", "Caller in crisis")),
-        headline=str(data.get("headline") or "In danger now: call 911. Suicide or crisis: call or text 988."),
+        headline=str(
+            data.get("headline") or "In danger now: call 911. Suicide or crisis: call or text 988."
+        ),
         status=str(data.get("status", "")),
         when_to_use=" ".join(str(data.get("when_to_use", "")).split()),
         say=tuple(str(s) for s in data.get("say") or ()),

@@ -7,6 +7,7 @@ plain-text renderings (the same text the bot sends) and, for the two tables,
 for the rows of its widget payload. Until that module exists the console shows
 no decision-aid sections.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,13 +18,13 @@ from bot import content
 
 @dataclass(frozen=True)
 class Section:
-    key: str            # "comparison", "checklist", "troubleshooting", "questions", "therapist"
+    key: str  # "comparison", "checklist", "troubleshooting", "questions", "therapist"
     title: str
-    text: str           # plain text, ready to read aloud
+    text: str  # plain text, ready to read aloud
     sources: Tuple[str, ...] = ()
     reviewed: str = ""
-    table: Tuple[Tuple[str, ...], ...] = field(default=())   # optional rows, first = header
-    intents: Tuple[str, ...] = ()   # NLU intents that ask for this section
+    table: Tuple[Tuple[str, ...], ...] = field(default=())  # optional rows, first = header
+    intents: Tuple[str, ...] = ()  # NLU intents that ask for this section
 
 
 def _files(items: Iterable[Any]) -> Tuple[str, ...]:
@@ -42,12 +43,14 @@ def _flat(text: Any) -> str:
 def _table(payload: Dict[str, Any]) -> Tuple[Tuple[str, ...], ...]:
     columns = payload.get("columns") or []
     rows = payload.get("rows") or []
-    return (tuple(map(str, columns)),) + tuple(tuple(map(str, row)) for row in rows) if columns else ()
+    return (
+        (tuple(map(str, columns)),) + tuple(tuple(map(str, row)) for row in rows) if columns else ()
+    )
 
 
 def _checklist(aid: Any) -> Tuple[str, Tuple[str, ...]]:
     """The candidate checklist read aloud: its questions, red flags and closing."""
-    if hasattr(aid, "checklist_sheet"):       # the decision aid's own renderer, when it has one
+    if hasattr(aid, "checklist_sheet"):  # the decision aid's own renderer, when it has one
         reply = aid.checklist_sheet()
         return reply.text, _files(reply.payload.get("sources") or ())
     checklist = aid.tools["checklist"]
@@ -56,41 +59,81 @@ def _checklist(aid: Any) -> Tuple[str, Tuple[str, ...]]:
     for i, item in enumerate(checklist.get("items") or [], 1):
         lines.append(f"{i}. {item['label']}: {item['question']}")
         files += item.get("source") or []
-    lines += ["", f"{checklist.get('red_flags_heading', '')}".strip(), _flat(checklist.get("red_flags")),
-              "", _flat(checklist.get("closing"))]
-    files += list(checklist.get("red_flags_source") or []) + list(checklist.get("closing_source") or [])
+    lines += [
+        "",
+        f"{checklist.get('red_flags_heading', '')}".strip(),
+        _flat(checklist.get("red_flags")),
+        "",
+        _flat(checklist.get("closing")),
+    ]
+    files += list(checklist.get("red_flags_source") or []) + list(
+        checklist.get("closing_source") or []
+    )
     return "\n".join(lines).replace("\n\n\n", "\n\n").strip(), _files(files)
 
 
 def _build(aid: Any, module: Any, clinic: Dict[str, str]) -> List[Section]:
     sections: List[Section] = []
     comparison = aid.table(clinic=clinic)
-    sections.append(Section(
-        "comparison", "Comparison table: IV ketamine, Spravato and compounded ketamine",
-        comparison.text, _files(comparison.payload.get("sources") or ()),
-        str(comparison.payload.get("reviewed") or aid.reviewed), _table(comparison.payload),
-        (module.INTENT_COMPARE, module.INTENT_TABLE, module.INTENT_DIMENSION),
-    ))
+    sections.append(
+        Section(
+            "comparison",
+            "Comparison table: IV ketamine, Spravato and compounded ketamine",
+            comparison.text,
+            _files(comparison.payload.get("sources") or ()),
+            str(comparison.payload.get("reviewed") or aid.reviewed),
+            _table(comparison.payload),
+            (module.INTENT_COMPARE, module.INTENT_TABLE, module.INTENT_DIMENSION),
+        )
+    )
     tools_reviewed = str(aid.tools.get("reviewed") or "")
     text, files = _checklist(aid)
-    sections.append(Section("checklist", "Candidate checklist", text, files, tools_reviewed,
-                            intents=(module.INTENT_CHECKLIST,)))
+    sections.append(
+        Section(
+            "checklist",
+            "Candidate checklist",
+            text,
+            files,
+            tools_reviewed,
+            intents=(module.INTENT_CHECKLIST,),
+        )
+    )
     trouble = aid.troubleshooting(module.ALL)
-    sections.append(Section(
-        "troubleshooting", "Troubleshooting guide: when treatment doesn't go as hoped", trouble.text,
-        _files(trouble.payload.get("sources") or ()), tools_reviewed, _table(trouble.payload),
-        (module.INTENT_TROUBLESHOOT,),
-    ))
+    sections.append(
+        Section(
+            "troubleshooting",
+            "Troubleshooting guide: when treatment doesn't go as hoped",
+            trouble.text,
+            _files(trouble.payload.get("sources") or ()),
+            tools_reviewed,
+            _table(trouble.payload),
+            (module.INTENT_TROUBLESHOOT,),
+        )
+    )
     questions = aid.questions()
-    sections.append(Section("questions", "Questions to ask a provider", questions.text,
-                            _files(questions.payload.get("sources") or ()), tools_reviewed,
-                            intents=(module.INTENT_QUESTIONS,)))
+    sections.append(
+        Section(
+            "questions",
+            "Questions to ask a provider",
+            questions.text,
+            _files(questions.payload.get("sources") or ()),
+            tools_reviewed,
+            intents=(module.INTENT_QUESTIONS,),
+        )
+    )
     guide, role = aid.therapist(), aid.therapist("role")
-    sections.append(Section(
-        "therapist", "For therapists: when to consider a referral", guide.text + "\n\n" + role.text,
-        _files(list(guide.payload.get("sources") or ()) + list(role.payload.get("sources") or ())),
-        tools_reviewed, intents=(module.INTENT_THERAPIST, module.INTENT_THERAPIST_ROLE),
-    ))
+    sections.append(
+        Section(
+            "therapist",
+            "For therapists: when to consider a referral",
+            guide.text + "\n\n" + role.text,
+            _files(
+                list(guide.payload.get("sources") or ()) + list(role.payload.get("sources") or ())
+            ),
+            tools_reviewed,
+            intents=(module.INTENT_THERAPIST, module.INTENT_THERAPIST_ROLE),
+        )
+    )
     return sections
 
 

@@ -4,6 +4,7 @@ Crisis script first, then a table of contents, every answer grouped by topic
 (every variant of every response the bot can send), and the decision-aid
 sections. The date on top is the latest `reviewed` date of all that content.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,19 +48,27 @@ def _intro(catalog: Catalog) -> List[str]:
 def _md_lines(text: str) -> List[str]:
     """Keeps the answer's own line breaks (Markdown hard breaks)."""
     lines = text.split("\n")
-    return [line + ("  " if line and i + 1 < len(lines) and lines[i + 1] else "") for i, line in enumerate(lines)]
+    return [
+        line + ("  " if line and i + 1 < len(lines) and lines[i + 1] else "")
+        for i, line in enumerate(lines)
+    ]
 
 
 def _md_entry(entry: Entry) -> List[str]:
     out = [f"### {entry.title}", ""]
-    for variant, text in zip(entry.variants, entry.texts):
+    for variant, text in zip(entry.variants, entry.texts, strict=True):
         label = entry.variant_label(variant)
         if label:
             out += [f"*{label}:*", ""]
         out += _md_lines(text) + [""]
-    sources = "; ".join(source_label(s) for s in entry.sources) or "no seed page (conversation reply)"
-    out += [f"Topic: {entry.topic}. Source: {sources}. Reviewed {entry.reviewed or 'unknown'}. "
-            f"Response: `{entry.name}`.", ""]
+    sources = (
+        "; ".join(source_label(s) for s in entry.sources) or "no seed page (conversation reply)"
+    )
+    out += [
+        f"Topic: {entry.topic}. Source: {sources}. Reviewed {entry.reviewed or 'unknown'}. "
+        f"Response: `{entry.name}`.",
+        "",
+    ]
     return out
 
 
@@ -94,23 +103,36 @@ def markdown(catalog: Catalog) -> str:
 def html_body(catalog: Catalog, *, copy: bool = False, toolbar: str = "") -> str:
     """The document body; the console's print view adds its toolbar and copy buttons."""
     parts = [toolbar, "<main>", f"<h1>{e(_title(catalog))}</h1>"]
-    parts += [f'<p class="{"notice" if i == 0 else "muted"}">{e(line)}</p>' for i, line in enumerate(_intro(catalog))]
+    parts += [
+        f'<p class="{"notice" if i == 0 else "muted"}">{e(line)}</p>'
+        for i, line in enumerate(_intro(catalog))
+    ]
     # A div, not <nav>: the print stylesheet hides navigation, but the contents must print.
-    parts.append('<div class="toc" role="navigation" aria-label="Contents"><h2>Contents</h2><ol>' + "".join(
-        f'<li><a href="#{e(c.anchor)}">{e(c.title)}</a></li>' for c in chapters(catalog)) + "</ol></div>")
+    parts.append(
+        '<div class="toc" role="navigation" aria-label="Contents"><h2>Contents</h2><ol>'
+        + "".join(f'<li><a href="#{e(c.anchor)}">{e(c.title)}</a></li>' for c in chapters(catalog))
+        + "</ol></div>"
+    )
     crisis = catalog.crisis
-    parts.append(f'<section class="card crisis" id="crisis"><h2>{e(crisis.title)}</h2>'
-                 f"<p><strong>{e(crisis.headline)}</strong></p>{render.crisis_block(crisis, bot_reply=False)}"
-                 "<p>The chat assistant's own crisis reply is under the topic Crisis.</p></section>")
+    parts.append(
+        f'<section class="card crisis" id="crisis"><h2>{e(crisis.title)}</h2>'
+        f"<p><strong>{e(crisis.headline)}</strong></p>"
+        f"{render.crisis_block(crisis, bot_reply=False)}"
+        "<p>The chat assistant's own crisis reply is under the topic Crisis.</p></section>"
+    )
     for topic, entries in catalog.by_topic():
         anchor = "topic-" + render.slug(topic)
         parts.append(f'<section class="topic" id="{e(anchor)}"><h2>{e(topic)}</h2>')
-        parts += [render.answer_card(entry, f"{anchor}-{i}", copy=copy) for i, entry in enumerate(entries)]
+        parts += [
+            render.answer_card(entry, f"{anchor}-{i}", copy=copy) for i, entry in enumerate(entries)
+        ]
         parts.append("</section>")
     for section in catalog.decision_sections:
         anchor = "aid-" + render.slug(section.key)
-        parts.append(f'<section class="topic" id="{e(anchor)}"><h2>{e(section.title)}</h2>'
-                     f"{render.section_block(section, anchor + '-0', copy=copy)}</section>")
+        parts.append(
+            f'<section class="topic" id="{e(anchor)}"><h2>{e(section.title)}</h2>'
+            f"{render.section_block(section, anchor + '-0', copy=copy)}</section>"
+        )
     parts.append("</main>")
     return "".join(parts)
 

@@ -4,6 +4,7 @@ Each document is one response, indexed on its answer text, its topic, its name
 (faq/session_length -> "session length") and the NLU training examples of its
 intent (data/nlu/*.yml), so staff wording that the model misses still finds it.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,8 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 import yaml
 
 _WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all am an and any are as at be because been
 before being below between both but by can could did do does doing down during
 each few for from further had has have having he her here hers herself him
@@ -26,7 +28,8 @@ those through to too under until up very was we were what when where which
 while who whom why will with would you your yours yourself yourselves im ive
 id youre dont doesnt didnt cant isnt whats hows thats get got gonna wanna
 please pls hi hello thanks ok okay like really just also s t u ur
-""".split())
+""".split()
+)
 # A few words callers use for what the answers say in other words.
 SYNONYMS: Mapping[str, Tuple[str, ...]] = {
     "spray": ("spravato", "esketamine", "nasal"),
@@ -45,22 +48,39 @@ SYNONYMS: Mapping[str, Tuple[str, ...]] = {
 
 
 def stem(word: str) -> str:
-    """A light suffix stripper: 'sessions'/'session', 'driving'/'drive', 'pregnancy'/'pregnancies'."""
+    """A light suffix stripper: 'sessions'/'session', 'driving'/'drive',
+    'pregnancy'/'pregnancies'."""
     if len(word) <= 3 or word.isdigit():
         return word
     base = word
-    for suffix, keep in (("ational", "ate"), ("ization", "ize"), ("fulness", "ful"),
-                         ("iveness", "ive"), ("ingly", ""), ("edly", ""), ("ies", "y"),
-                         ("ing", ""), ("ed", ""), ("ly", ""), ("es", "e"), ("s", "")):
+    for suffix, keep in (
+        ("ational", "ate"),
+        ("ization", "ize"),
+        ("fulness", "ful"),
+        ("iveness", "ive"),
+        ("ingly", ""),
+        ("edly", ""),
+        ("ies", "y"),
+        ("ing", ""),
+        ("ed", ""),
+        ("ly", ""),
+        ("es", "e"),
+        ("s", ""),
+    ):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             base = word[: len(word) - len(suffix)] + keep
-            if suffix in ("ing", "ed") and len(base) > 2 and base[-1] == base[-2] and base[-1] not in "ls":
+            if (
+                suffix in ("ing", "ed")
+                and len(base) > 2
+                and base[-1] == base[-2]
+                and base[-1] not in "ls"
+            ):
                 base = base[:-1]  # stopped -> stop
             break
     if len(base) > 3 and base.endswith("e"):
-        base = base[:-1]          # drive, driving -> driv
+        base = base[:-1]  # drive, driving -> driv
     if len(base) > 3 and base.endswith("y"):
-        base = base[:-1] + "i"    # pregnancy, pregnancies -> pregnanci
+        base = base[:-1] + "i"  # pregnancy, pregnancies -> pregnanci
     return base
 
 
@@ -76,7 +96,9 @@ def tokens(text: str) -> List[str]:
 class BM25:
     """Okapi BM25 over weighted fields of each document."""
 
-    def __init__(self, docs: Mapping[str, Sequence[Tuple[str, float]]], k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(
+        self, docs: Mapping[str, Sequence[Tuple[str, float]]], k1: float = 1.2, b: float = 0.75
+    ) -> None:
         self.k1, self.b = k1, b
         self.tf: Dict[str, Counter] = {}
         for doc_id, fields in docs.items():
@@ -107,9 +129,6 @@ class BM25:
                 result[doc_id] = score
         return result
 
-    def top(self, query: str, n: int = 3) -> List[Tuple[str, float]]:
-        return sorted(self.scores(query).items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-
 
 def intent_to_response(intent: str) -> str:
     """faq/session_length -> utter_faq/session_length; clinic_contact -> utter_clinic_contact."""
@@ -128,8 +147,11 @@ def training_examples(nlu_dir: Path) -> Dict[str, List[str]]:
             if not isinstance(block, dict) or "intent" not in block:
                 continue
             lines = str(block.get("examples") or "").splitlines()
-            examples = [re.sub(r"\[([^\]]+)\][({][^)}]*[)}]", r"\1", l.strip()[2:])
-                        for l in lines if l.strip().startswith("- ")]
+            examples = [
+                re.sub(r"\[([^\]]+)\][({][^)}]*[)}]", r"\1", line.strip()[2:])
+                for line in lines
+                if line.strip().startswith("- ")
+            ]
             result.setdefault(intent_to_response(str(block["intent"])), []).extend(examples)
     return result
 
@@ -159,10 +181,10 @@ class KeywordIndex:
             name = self.owner[doc_id]
             nearest[name] = max(nearest.get(name, 0.0), score)
         nearest = self._normalized(nearest)
-        return {n: 0.5 * whole.get(n, 0.0) + 0.5 * nearest.get(n, 0.0) for n in set(whole) | set(nearest)}
-
-    def top(self, query: str, n: int = 3) -> List[Tuple[str, float]]:
-        return sorted(self.scores(query).items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        return {
+            n: 0.5 * whole.get(n, 0.0) + 0.5 * nearest.get(n, 0.0)
+            for n in set(whole) | set(nearest)
+        }
 
 
 def build_index(entries: Iterable, nlu_dir: Path) -> KeywordIndex:

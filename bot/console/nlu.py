@@ -4,6 +4,7 @@
 and, for the retrieval intents (faq, advice), the classifier's ranking of
 `intent_response_key`s ("faq/session_length" -> response utter_faq/session_length).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,11 @@ def responses_from_parse(parsed: Dict[str, Any]) -> List[Tuple[str, float]]:
     scores: Dict[str, float] = {}
     selector = parsed.get("response_selector") or {}
     for retrieval in RETRIEVAL_INTENTS:
-        ranking = [item for item in (selector.get(retrieval) or {}).get("ranking") or []
-                   if item.get("intent_response_key")]
+        ranking = [
+            item
+            for item in (selector.get(retrieval) or {}).get("ranking") or []
+            if item.get("intent_response_key")
+        ]
         best = max((float(item.get("confidence") or 0.0) for item in ranking), default=0.0)
         if best <= 0:
             continue
@@ -92,11 +96,8 @@ class NluRanker:
     def parse(self, text: str, timeout: float = 60.0) -> Dict[str, Any]:
         return self._worker.submit(self._parse, text).result(timeout)
 
-    def rank(self, text: str) -> List[Tuple[str, float]]:
-        return responses_from_parse(self.parse(text))
-
     @classmethod
-    def load(cls, model_path: Path = DEFAULT_MODEL) -> "NluRanker":
+    def load(cls, model_path: Path = DEFAULT_MODEL) -> NluRanker:
         """Loads the model (10-20 s) into this process, with its own event loop."""
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")

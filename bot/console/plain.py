@@ -4,6 +4,7 @@ The approved answers are already plain sentences; this only removes what a
 person cannot read aloud (Markdown emphasis, link syntax, emoji) so that a
 future answer with markup still prints cleanly. Words are never changed.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,9 +14,9 @@ _EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.M)
 # Emoji and pictographs, dingbats, variation selectors, skin tones, ZWJ.
 _EMOJI = re.compile(
-    "[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U0001F1E6-\U0001F1FF"
-    "\U0000FE0E\U0000FE0F\U0000200D\U0001F3FB-\U0001F3FF\U00002B50\U00002B55"
-    "\U00002300-\U000023FF]"
+    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff"
+    "\U0000fe0e\U0000fe0f\U0000200d\U0001f3fb-\U0001f3ff\U00002b50\U00002b55"
+    "\U00002300-\U000023ff]"
 )
 _SPACES = re.compile(r"[ \t]+")
 

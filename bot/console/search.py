@@ -8,6 +8,7 @@
    the bot's own NLU examples) is the backstop: blended in with a smaller weight,
    and ranking alone when the model is not loaded.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from bot.console.catalog import Catalog, Entry
 from bot.console.keyword import KeywordIndex, build_index
 from bot.console.nlu import NluRanker, responses_from_parse
 
-KEYWORD_WEIGHT = 0.35   # a confident model answer (>= 0.5) is never overruled by keywords alone
+KEYWORD_WEIGHT = 0.35  # a confident model answer (>= 0.5) is never overruled by keywords alone
 TOP_N = 3
 
 
@@ -34,9 +35,9 @@ class Hit:
 class SearchResult:
     query: str
     crisis: bool
-    ranker: str                 # "model + keywords" or "keywords only"
-    hits: List[Hit] = field(default_factory=list)     # the best scripted answers (responses)
-    tools: List[Hit] = field(default_factory=list)    # a decision tool that matches as well
+    ranker: str  # "model + keywords" or "keywords only"
+    hits: List[Hit] = field(default_factory=list)  # the best scripted answers (responses)
+    tools: List[Hit] = field(default_factory=list)  # a decision tool that matches as well
 
     @property
     def names(self) -> List[str]:
@@ -44,8 +45,12 @@ class SearchResult:
 
 
 class Searcher:
-    def __init__(self, catalog: Catalog, nlu: Optional[NluRanker] = None,
-                 keyword_weight: float = KEYWORD_WEIGHT) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        nlu: Optional[NluRanker] = None,
+        keyword_weight: float = KEYWORD_WEIGHT,
+    ) -> None:
         self.catalog = catalog
         self.nlu = nlu
         self.keyword_weight = keyword_weight
@@ -53,9 +58,13 @@ class Searcher:
         # The model names intents (compare_options -> "utter_compare_options"): map
         # the decision-aid intents to their section.
         self._aliases: Dict[str, str] = {
-            f"utter_{intent}": entry.name for entry in self._entries.values() for intent in entry.intents
+            f"utter_{intent}": entry.name
+            for entry in self._entries.values()
+            for intent in entry.intents
         }
-        self.index: KeywordIndex = build_index(self._entries.values(), catalog.root / "data" / "nlu")
+        self.index: KeywordIndex = build_index(
+            self._entries.values(), catalog.root / "data" / "nlu"
+        )
 
     @property
     def ranker(self) -> str:
@@ -79,8 +88,12 @@ class Searcher:
         weight = self.keyword_weight if self.nlu is not None else 1.0
         names = set(model) | set(keywords)
         hits = [
-            Hit(self._entries[name], model.get(name, 0.0) + weight * keywords.get(name, 0.0),
-                model.get(name, 0.0), keywords.get(name, 0.0))
+            Hit(
+                self._entries[name],
+                model.get(name, 0.0) + weight * keywords.get(name, 0.0),
+                model.get(name, 0.0),
+                keywords.get(name, 0.0),
+            )
             for name in names
         ]
         hits.sort(key=lambda h: (-h.score, h.entry.name))

@@ -20,6 +20,7 @@ request with the method, the path (never the query string: it holds callers'
 words) and the status, so no log line can carry a token or a form. Errors are
 logged without the URL for the same reason.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,7 @@ from sanic.response import HTTPResponse
 from bot.console import export, pages, render
 from bot.console.auth import Guard, LoginThrottle
 from bot.console.catalog import Catalog
-from bot.console.search import SearchResult, Searcher
+from bot.console.search import Searcher, SearchResult
 
 MAX_BODY = 4096
 MAX_QUERY = 500
@@ -55,15 +56,21 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-_names = itertools.count(1)   # Sanic wants a unique name per app in a process
+_names = itertools.count(1)  # Sanic wants a unique name per app in a process
 error_log = logging.getLogger("bot.console")
 
 
 class ConsoleApp:
     """What the handlers need: content, search, access control."""
 
-    def __init__(self, catalog: Catalog, searcher: Searcher, guard: Guard,
-                 throttle: Optional[LoginThrottle] = None, log_requests: bool = True) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        searcher: Searcher,
+        guard: Guard,
+        throttle: Optional[LoginThrottle] = None,
+        log_requests: bool = True,
+    ) -> None:
         self.catalog = catalog
         self.searcher = searcher
         self.guard = guard
@@ -72,15 +79,27 @@ class ConsoleApp:
 
 
 def result_json(result: SearchResult, catalog: Catalog) -> Dict:
-    body: Dict = {"query": result.query, "crisis": result.crisis, "ranker": result.ranker, "results": []}
+    body: Dict = {
+        "query": result.query,
+        "crisis": result.crisis,
+        "ranker": result.ranker,
+        "results": [],
+    }
     if result.crisis:
         body["crisis_script"] = catalog.crisis.as_text()
+
     def item(hit) -> Dict:
         entry = hit.entry
         return {
-            "response": entry.name, "title": entry.title, "topic": entry.topic,
-            "texts": entry.texts, "sources": list(entry.sources), "reviewed": entry.reviewed,
-            "score": round(hit.score, 4), "model": round(hit.model, 4), "keywords": round(hit.keywords, 4),
+            "response": entry.name,
+            "title": entry.title,
+            "topic": entry.topic,
+            "texts": entry.texts,
+            "sources": list(entry.sources),
+            "reviewed": entry.reviewed,
+            "score": round(hit.score, 4),
+            "model": round(hit.model, 4),
+            "keywords": round(hit.keywords, 4),
         }
 
     body["results"] = [item(hit) for hit in result.hits]
@@ -89,23 +108,44 @@ def result_json(result: SearchResult, catalog: Catalog) -> Dict:
 
 
 # ---------------------------------------------------------------- responses
-def _send(status: int, body: bytes, content_type: str, headers: Optional[Dict[str, str]] = None,
-          scripts: bool = True) -> HTTPResponse:
-    all_headers = {"Content-Security-Policy": render.csp(scripts), **SECURITY_HEADERS, **(headers or {})}
+def _send(
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: Optional[Dict[str, str]] = None,
+    scripts: bool = True,
+) -> HTTPResponse:
+    all_headers = {
+        "Content-Security-Policy": render.csp(scripts),
+        **SECURITY_HEADERS,
+        **(headers or {}),
+    }
     return HTTPResponse(body, status=status, headers=all_headers, content_type=content_type)
 
 
-def _html(status: int, html: str, headers: Optional[Dict[str, str]] = None, scripts: bool = True) -> HTTPResponse:
+def _html(
+    status: int, html: str, headers: Optional[Dict[str, str]] = None, scripts: bool = True
+) -> HTTPResponse:
     return _send(status, html.encode("utf-8"), "text/html; charset=utf-8", headers, scripts)
 
 
 def _json(status: int, payload: Dict, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
-    return _send(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-                 "application/json; charset=utf-8", headers, scripts=False)
+    return _send(
+        status,
+        json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+        "application/json; charset=utf-8",
+        headers,
+        scripts=False,
+    )
 
 
 def _redirect(location: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
-    return _send(HTTPStatus.SEE_OTHER, b"", "text/plain; charset=utf-8", {"Location": location, **(headers or {})})
+    return _send(
+        HTTPStatus.SEE_OTHER,
+        b"",
+        "text/plain; charset=utf-8",
+        {"Location": location, **(headers or {})},
+    )
 
 
 def _message(status: int, title: str, text: str) -> HTTPResponse:
@@ -122,15 +162,18 @@ def _same_origin(request: Request) -> bool:
     if site:
         return site in ("same-origin", "none")
     origin = request.headers.get("Origin")
-    if origin is None:          # not a browser form (curl, tests): the token decides
+    if origin is None:  # not a browser form (curl, tests): the token decides
         return True
     return origin != "null" and urlsplit(origin).netloc == (request.headers.get("Host") or "")
 
 
 def _refuse(request: Request) -> HTTPResponse:
     if request.path.startswith("/api/") or "text/html" not in (request.headers.get("Accept") or ""):
-        return _json(HTTPStatus.UNAUTHORIZED, {"error": "staff token required"},
-                     {"WWW-Authenticate": 'Bearer realm="staff console"'})
+        return _json(
+            HTTPStatus.UNAUTHORIZED,
+            {"error": "staff token required"},
+            {"WWW-Authenticate": 'Bearer realm="staff console"'},
+        )
     return _html(HTTPStatus.UNAUTHORIZED, pages.login_page(), scripts=False)
 
 
@@ -148,7 +191,7 @@ class _QuietErrors(ErrorHandler):
     @staticmethod
     def log(request, exception) -> None:  # noqa: ANN001 - Sanic's signature
         if getattr(exception, "quiet", False):
-            return   # 404, 405, 413...: an ordinary refusal, not an error
+            return  # 404, 405, 413...: an ordinary refusal, not an error
         path = getattr(request, "path", "?") if request is not None else "?"
         error_log.error("Error while handling %s: %s", path, type(exception).__name__)
 
@@ -176,12 +219,14 @@ class _ConsoleSanic(Sanic):
 
 
 def build_app(console: ConsoleApp) -> Sanic:
-    app = _ConsoleSanic(f"staff_console_{next(_names)}", configure_logging=False, error_handler=_QuietErrors())
-    app.config.REQUEST_MAX_SIZE = MAX_BODY * 4       # Sanic refuses bigger bodies (413) unread
-    app.config.REQUEST_TIMEOUT = 15                  # slow clients cannot hold connections open
+    app = _ConsoleSanic(
+        f"staff_console_{next(_names)}", configure_logging=False, error_handler=_QuietErrors()
+    )
+    app.config.REQUEST_MAX_SIZE = MAX_BODY * 4  # Sanic refuses bigger bodies (413) unread
+    app.config.REQUEST_TIMEOUT = 15  # slow clients cannot hold connections open
     app.config.RESPONSE_TIMEOUT = 60
     app.config.KEEP_ALIVE_TIMEOUT = 5
-    app.config.ACCESS_LOG = False                    # our own line below, which has no query string
+    app.config.ACCESS_LOG = False  # our own line below, which has no query string
     app.config.FALLBACK_ERROR_FORMAT = "html"
 
     @app.on_response
@@ -202,9 +247,12 @@ def build_app(console: ConsoleApp) -> Sanic:
         wait = console.throttle.wait_seconds(client)
         if wait:
             seconds = max(1, round(wait + 0.49))
-            return _html(HTTPStatus.TOO_MANY_REQUESTS,
-                         pages.login_page(f"Too many wrong tokens. Wait {seconds} seconds and try again."),
-                         {"Retry-After": str(seconds)}, scripts=False)
+            return _html(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                pages.login_page(f"Too many wrong tokens. Wait {seconds} seconds and try again."),
+                {"Retry-After": str(seconds)},
+                scripts=False,
+            )
         form = _form(request)
         token = ((form or {}).get("token") or [""])[0]
         if form is None or not console.guard.token_matches(token):
@@ -226,8 +274,12 @@ def build_app(console: ConsoleApp) -> Sanic:
         if not console.guard.allowed(request.headers):
             return _refuse(request)
         if request.method == "POST":
-            return _send(HTTPStatus.METHOD_NOT_ALLOWED, b"", "text/plain; charset=utf-8",
-                         {"Allow": "GET, HEAD, POST"})
+            return _send(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                b"",
+                "text/plain; charset=utf-8",
+                {"Allow": "GET, HEAD, POST"},
+            )
         catalog, searcher = console.catalog, console.searcher
         if path == "/":
             q = (_query(request).get("q") or [""])[0][:MAX_QUERY]
@@ -244,8 +296,13 @@ def build_app(console: ConsoleApp) -> Sanic:
             fmt = path.rsplit(".", 1)[1]
             body = export.export(catalog, fmt).encode("utf-8")
             kind = "text/markdown" if fmt == "md" else "text/html"
-            return _send(HTTPStatus.OK, body, f"{kind}; charset=utf-8",
-                         {"Content-Disposition": f'attachment; filename="phone-scripts.{fmt}"'}, scripts=False)
+            return _send(
+                HTTPStatus.OK,
+                body,
+                f"{kind}; charset=utf-8",
+                {"Content-Disposition": f'attachment; filename="phone-scripts.{fmt}"'},
+                scripts=False,
+            )
         return _message(HTTPStatus.NOT_FOUND, "Not found", "There is no such page.")
 
     # Every other path goes through the token check first, so an unknown page
@@ -281,9 +338,14 @@ class ConsoleServer:
         asyncio.set_event_loop(loop)
         # Connections wait in the socket's backlog until Sanic has finished
         # starting up (a request accepted earlier would find no routes).
-        server: Any = loop.run_until_complete(self.sanic.create_server(
-            sock=self.socket, return_asyncio_server=True, access_log=False,
-            asyncio_server_kwargs={"start_serving": False}))
+        server: Any = loop.run_until_complete(
+            self.sanic.create_server(
+                sock=self.socket,
+                return_asyncio_server=True,
+                access_log=False,
+                asyncio_server_kwargs={"start_serving": False},
+            )
+        )
         loop.run_until_complete(server.startup())
         loop.run_until_complete(server.before_start())
         loop.run_until_complete(server.start_serving())
@@ -309,7 +371,9 @@ class ConsoleServer:
         self.socket.close()
 
 
-def start_in_thread(app: ConsoleApp, host: str = "127.0.0.1", port: int = 0) -> Tuple[ConsoleServer, threading.Thread]:
+def start_in_thread(
+    app: ConsoleApp, host: str = "127.0.0.1", port: int = 0
+) -> Tuple[ConsoleServer, threading.Thread]:
     """For tests: a server on a free port, serving from a daemon thread."""
     server = ConsoleServer((host, port), app)
     thread = threading.Thread(target=server.serve_forever, name="staff-console", daemon=True)

@@ -5,6 +5,7 @@
 
 Both load lazily on first use; call ``warm_up()`` at start-up to pay that cost early.
 """
+
 from bot.safety.advice import ADVICE_KEYS, detect_advice
 from bot.safety.crisis import CrisisResult, detect
 

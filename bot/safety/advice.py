@@ -17,6 +17,7 @@ medicines before doses ...). General FAQ questions ("is ketamine safe?",
 ``detect_advice`` is thread-safe and never raises; if the pipeline fails it
 falls back to a few keywords and leans toward deferring.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,7 +31,15 @@ from bot.safety.text import PATTERN_DIR, tokenize
 
 logger = logging.getLogger(__name__)
 
-ADVICE_KEYS = ("dose", "medication_change", "combine", "safe_for_me", "pregnancy", "which_option", "diagnosis")
+ADVICE_KEYS = (
+    "dose",
+    "medication_change",
+    "combine",
+    "safe_for_me",
+    "pregnancy",
+    "which_option",
+    "diagnosis",
+)
 # Every deferral (utter_advice/<key>): the pattern keys, plus two that only the
 # classifiers pick (own doses at home, a symptom happening now).
 DEFERRAL_KEYS = ADVICE_KEYS + ("home_use", "symptom_now")
@@ -76,7 +85,10 @@ def _detect(text: str) -> Optional[str]:
 _FALLBACK = [
     ("pregnancy", re.compile(r"pregnan|breast\s*feed|nursing", re.I)),
     ("dose", re.compile(r"\bdos(e|age|ing)\b|\bmg\b|milligram", re.I)),
-    ("medication_change", re.compile(r"\b(stop|taper|quit|double|skip)\b.*\b(med|pill|dose)", re.I)),
+    (
+        "medication_change",
+        re.compile(r"\b(stop|taper|quit|double|skip)\b.*\b(med|pill|dose)", re.I),
+    ),
     ("which_option", re.compile(r"\bwhich\b.*\b(i|me)\b|\brecommend\b", re.I)),
     ("diagnosis", re.compile(r"\bdo i have\b|\bam i (a )?(candidate|eligible)|\bqualify\b", re.I)),
     ("safe_for_me", re.compile(r"\bsafe for me\b", re.I)),

@@ -16,6 +16,7 @@ Spravato help with suicidal thoughts") lowers the model's say by one step: it
 can ask, but not send the crisis reply on its own; so does a text without a
 single crisis word. Below three words the model only counts with one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,14 +38,18 @@ MIN_MODEL_WORDS = 3
 
 @dataclass(frozen=True)
 class Assessment:
-    level: str                 # crisis | check | none
-    kind: Optional[str]        # "emergency" when 911 must come first, else the pattern category
-    language: str              # en | es: which variant of the safety replies
-    source: str                # what decided: pattern | model | vocabulary | none
+    level: str  # crisis | check | none
+    kind: Optional[str]  # "emergency" when 911 must come first, else the pattern category
+    language: str  # en | es: which variant of the safety replies
+    source: str  # what decided: pattern | model | vocabulary | none
 
     def as_dict(self) -> dict:
-        return {"level": self.level, "kind": self.kind, "language": self.language,
-                "source": self.source}
+        return {
+            "level": self.level,
+            "kind": self.kind,
+            "language": self.language,
+            "source": self.source,
+        }
 
 
 def _emergency(scores: Optional[SafetyScores]) -> bool:
@@ -52,13 +57,20 @@ def _emergency(scores: Optional[SafetyScores]) -> bool:
     return bool(scores) and scores.level != NONE and scores.emergency * 2 > scores.risk
 
 
-def assess(text: str, scores: Optional[SafetyScores], intent: Optional[str],
-           pattern: Optional[CrisisResult] = None) -> Assessment:
+def assess(
+    text: str,
+    scores: Optional[SafetyScores],
+    intent: Optional[str],
+    pattern: Optional[CrisisResult] = None,
+) -> Assessment:
     """The safety level of one message (``scores`` None: patterns and vocabulary only)."""
     pattern = pattern or detect(text)
     if pattern.is_crisis:
-        kind = EMERGENCY if pattern.category == "overdose_emergency" or _emergency(scores) \
+        kind = (
+            EMERGENCY
+            if pattern.category == "overdose_emergency" or _emergency(scores)
             else pattern.category
+        )
         return Assessment(CRISIS, kind, pattern.language, "pattern")
 
     language = message_language(text) or EN

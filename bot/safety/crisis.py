@@ -34,6 +34,7 @@ an "anchor" word (``AnchoredMatcher``) so a message only runs the few groups
 whose words it contains: about 0.2-0.3 ms per uncached message (see
 ``bench/detector_bench.py``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,16 +48,21 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 from bot.safety.text import PATTERN_DIR, Token, tokenize
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 logger = logging.getLogger(__name__)
 
 CATEGORY_PRIORITY = (
-    "overdose_emergency", "means", "self_harm", "suicidal", "harm_to_others", "third_party",
+    "overdose_emergency",
+    "means",
+    "self_harm",
+    "suicidal",
+    "harm_to_others",
+    "third_party",
 )
-_CONVERTIBLE = {"suicidal", "self_harm"}   # become third_party when about someone else
+_CONVERTIBLE = {"suicidal", "self_harm"}  # become third_party when about someone else
 
 
 # --------------------------------------------------------------------------- #
@@ -108,6 +114,7 @@ def make_doc(tokens: Sequence[Token]):
 #   suffix ?      optional                 suffix {0,N} up to N optional copies
 #   ( a b | c d ) alternatives of whole sequences; ( ... )? optional group
 # --------------------------------------------------------------------------- #
+
 
 class PatternError(ValueError):
     pass
@@ -188,10 +195,13 @@ def _merge_single_tokens(alts: List[List[dict]], optional: bool) -> List[List[di
     rest: List[List[dict]] = []
     for alt in alts:
         if len(alt) == 1 and "OP" not in alt[0] and len(alt[0]) == 1:
-            (attr, value), = alt[0].items()
+            ((attr, value),) = alt[0].items()
             if attr in ("LOWER", "LEMMA"):
-                values = value["IN"] if isinstance(value, dict) and list(value) == ["IN"] else (
-                    [value] if isinstance(value, str) else None)
+                values = (
+                    value["IN"]
+                    if isinstance(value, dict) and list(value) == ["IN"]
+                    else ([value] if isinstance(value, str) else None)
+                )
                 if values is not None:
                     by_attr.setdefault(attr, []).extend(values)
                     continue
@@ -227,7 +237,9 @@ def _parse(elems: List[str], i: int, sets) -> Tuple[List[List[dict]], int]:
                 i += 1
                 break
             alts = _merge_single_tokens(alts, optional)
-            if optional and not (len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].get("OP") == "?"):
+            if optional and not (
+                len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].get("OP") == "?"
+            ):
                 alts.append([])
             seqs = [s + a for s in seqs for a in alts]
             if len(seqs) > 5000:
@@ -294,19 +306,22 @@ def load_sets(data: dict) -> Dict[str, List[str]]:
 @dataclass(frozen=True)
 class Rule:
     id: str
-    kind: str            # "crisis", "idiom" or "topical"
+    kind: str  # "crisis", "idiom" or "topical"
     category: Optional[str]
     lang: str
     strong: bool
 
 
 # Words in almost every message make poor anchors (they would wake every group).
-_COMMON_WORDS = frozenset("""
-i me my you your he she it we they him her them his their a an the to of in on at for with and or but
-not no be is am are was were do does did have has had will would can could should may might this that
+_COMMON_WORDS = frozenset(
+    """
+i me my you your he she it we they him her them his their a an the to of in on at for with and
+or but not no be is am are was were do does did have has had will would can could should may
+might this that
 what how why when who which so just if up out about all get go like want feel think know
 . , ! ? ; : que de la el en y me mi no se lo un una
-""".split())
+""".split()
+)
 
 
 class AnchoredMatcher:
@@ -372,7 +387,6 @@ class AnchoredMatcher:
     def __len__(self) -> int:
         return self.count
 
-
     def __call__(self, doc) -> List[Tuple[int, int, int]]:
         lower, lemma = self.index["LOWER"], self.index["LEMMA"]
         todo: Set[Tuple[str, frozenset]] = set()
@@ -399,7 +413,9 @@ class RuleSet:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
         self.data = data
         self.sets = load_sets(data)
-        self.second_net_words = frozenset(str(w).lower() for w in data.get("second_net_words") or ())
+        self.second_net_words = frozenset(
+            str(w).lower() for w in data.get("second_net_words") or ()
+        )
         self.risk_vocabulary = frozenset(str(w).lower() for w in data.get("risk_vocabulary") or ())
         self.matcher = AnchoredMatcher(nlp.vocab)
         self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -422,8 +438,10 @@ class RuleSet:
                         raise PatternError(f"{path.name} {rule.id}: {exc}") from exc
                 if patterns:
                     self.matcher.add(key, patterns)
-                phrase_docs = [nlp.make_doc(" ".join(t.text for t in tokenize(str(p))))
-                               for p in entry.get("phrases") or []]
+                phrase_docs = [
+                    nlp.make_doc(" ".join(t.text for t in tokenize(str(p))))
+                    for p in entry.get("phrases") or []
+                ]
                 if phrase_docs:
                     self.phrases.add(key, phrase_docs)
                 self.rules[nlp.vocab.strings[key]] = rule
@@ -438,19 +456,22 @@ class RuleSet:
 # Detection
 # --------------------------------------------------------------------------- #
 
+
 @dataclass(frozen=True)
 class CrisisResult:
     is_crisis: bool
-    category: Optional[str]   # suicidal, self_harm, overdose_emergency, harm_to_others, third_party, means
-    language: str             # "en" or "es" (language of the crisis phrase; "en" when not crisis)
-    idiom: bool               # True when only a known harmless use matched: an idiom ("my feet are
-                              # killing me") or topical FAQ wording ("how does Spravato help with
-                              # suicidal thoughts"); lets callers overrule a classifier's crisis guess
+    category: Optional[
+        str
+    ]  # suicidal, self_harm, overdose_emergency, harm_to_others, third_party, means
+    language: str  # "en" or "es" (language of the crisis phrase; "en" when not crisis)
+    idiom: bool  # True when only a known harmless use matched: an idiom ("my feet are
+    # killing me") or topical FAQ wording ("how does Spravato help with
+    # suicidal thoughts"); lets callers overrule a classifier's crisis guess
     span: Optional[Tuple[int, int]]  # char offsets of the first crisis match in the ORIGINAL text
     risk_words: bool = False  # the text uses crisis vocabulary even if no pattern matched; a
-                              # classifier's crisis guess is only trusted when this is True
+    # classifier's crisis guess is only trusted when this is True
     risk_vocabulary: bool = False  # the text uses risk vocabulary (death, funeral, overdose,
-                              # goodbye...): such a message never gets the generic fallback
+    # goodbye...): such a message never gets the generic fallback
 
 
 NOT_CRISIS = CrisisResult(False, None, "en", False, None)
@@ -465,8 +486,10 @@ def rules() -> RuleSet:
         with _RULES_LOCK:
             if _RULES is None:
                 with _NLP_LOCK:  # building patterns writes to the shared vocab
-                    _RULES = RuleSet(PATTERN_DIR / "crisis.yml",
-                                     [("crisis", "crisis"), ("idioms", "idiom"), ("topical", "topical")])
+                    _RULES = RuleSet(
+                        PATTERN_DIR / "crisis.yml",
+                        [("crisis", "crisis"), ("idioms", "idiom"), ("topical", "topical")],
+                    )
     return _RULES
 
 
@@ -516,7 +539,7 @@ def _language(doc_words: List[str], langs: Set[str], rs: RuleSet) -> str:
     return "es" if n_es > n_en else "en"
 
 
-Match = Tuple[Rule, int, int]   # rule, start token, end token (in the Doc, sentinels included)
+Match = Tuple[Rule, int, int]  # rule, start token, end token (in the Doc, sentinels included)
 
 
 def _apply_guards(found: List[Match]) -> Tuple[List[Match], bool]:
@@ -526,14 +549,15 @@ def _apply_guards(found: List[Match]) -> Tuple[List[Match], bool]:
     never dropped. Returns the crisis matches kept and whether a guard matched
     (a known harmless use: an idiom, or topical FAQ wording).
     """
-    guarded = bytearray()   # guarded[i] == 1 when token i lies inside some guard match
+    guarded = bytearray()  # guarded[i] == 1 when token i lies inside some guard match
     for r, s, e in found:
         if r.kind != "crisis":
             if len(guarded) < e:
                 guarded.extend(b"\0" * (e - len(guarded)))
             guarded[s:e] = b"\1" * (e - s)
-    kept = [(r, s, e) for r, s, e in found
-            if r.kind == "crisis" and (r.strong or 1 not in guarded[s:e])]
+    kept = [
+        (r, s, e) for r, s, e in found if r.kind == "crisis" and (r.strong or 1 not in guarded[s:e])
+    ]
     harmless = any(r.kind != "crisis" for r, _, _ in found)
     return kept, harmless
 
@@ -541,13 +565,15 @@ def _apply_guards(found: List[Match]) -> Tuple[List[Match], bool]:
 def _categorise(kept: List[Match], words: List[str], rs: RuleSet) -> List[Tuple[str, Match]]:
     """Step 5a: the category of each kept match, most urgent first."""
     past_only = _long_past(words, rs)
-    question = "?" in words or (len(words) > 1 and words[1] in set(rs.sets.get("QUESTION_START", ())))
+    question = "?" in words or (
+        len(words) > 1 and words[1] in set(rs.sets.get("QUESTION_START", ()))
+    )
 
     def category(rule: Rule, s: int, e: int) -> str:
         cat = rule.category or "suicidal"
-        if cat == "overdose_word":          # "overdose": a question about it is about means
+        if cat == "overdose_word":  # "overdose": a question about it is about means
             cat = "means" if question else "suicidal"
-        if cat == "overdose_emergency" and past_only:   # "I overdosed two years ago ..."
+        if cat == "overdose_emergency" and past_only:  # "I overdosed two years ago ..."
             cat = "suicidal"
         if cat in _CONVERTIBLE and _is_third_party(words, s, e, rs, rule.lang):
             cat = "third_party"
@@ -562,25 +588,27 @@ def _categorise(kept: List[Match], words: List[str], rs: RuleSet) -> List[Tuple[
 def _span(kept: List[Match], tokens: Sequence[Token]) -> Optional[Tuple[int, int]]:
     """Step 5b: character span of the first crisis match in the ORIGINAL text."""
     _, s, e = min(kept, key=lambda m: (m[1], -m[2]))
-    real = [i - 1 for i in range(s, e) if 1 <= i <= len(tokens)]   # skip the "." sentinels
+    real = [i - 1 for i in range(s, e) if 1 <= i <= len(tokens)]  # skip the "." sentinels
     return (tokens[real[0]].start, tokens[real[-1]].end) if real else None
 
 
 def _detect(text: str) -> CrisisResult:
-    tokens = tokenize(text)                      # 1. normalise + tokenise (bot.safety.text)
+    tokens = tokenize(text)  # 1. normalise + tokenise (bot.safety.text)
     if not tokens:
         return NOT_CRISIS
     rs = rules()
     with _NLP_LOCK:
-        doc = make_doc(tokens)                   # 2. spaCy Doc + lookup lemmas
-        found = rs.matches(doc)                  # 3. crisis, idiom and topical patterns
+        doc = make_doc(tokens)  # 2. spaCy Doc + lookup lemmas
+        found = rs.matches(doc)  # 3. crisis, idiom and topical patterns
         words = [t.lower_ for t in doc]
         risky = any(t.lower_ in rs.second_net_words or t.lemma_ in rs.second_net_words for t in doc)
-        vocabulary = any(t.lower_ in rs.risk_vocabulary or t.lemma_ in rs.risk_vocabulary for t in doc)
-    kept, idiom = _apply_guards(found)           # 4. guards remove harmless uses
+        vocabulary = any(
+            t.lower_ in rs.risk_vocabulary or t.lemma_ in rs.risk_vocabulary for t in doc
+        )
+    kept, idiom = _apply_guards(found)  # 4. guards remove harmless uses
     if not kept:
         return CrisisResult(False, None, "en", idiom, None, risky, vocabulary)
-    scored = _categorise(kept, words, rs)        # 5. result
+    scored = _categorise(kept, words, rs)  # 5. result
     langs = {rule.lang for _, (rule, _, _) in scored}
     language = scored[0][1][0].lang if len(langs) == 1 else _language(words, langs, rs)
     return CrisisResult(True, scored[0][0], language, False, _span(kept, tokens), True, True)

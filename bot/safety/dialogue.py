@@ -13,6 +13,7 @@ The rules (one place, used by bot.policies.CrisisPolicy on every turn):
   replies (rules in data/rules/safety.yml, any time);
 - otherwise nothing: the other policies answer.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,13 +39,16 @@ HELP_INTENTS = frozenset({"crisis_no_call", "crisis_what_happens"})
 class SessionSafety:
     """What the current session's safety history says."""
 
-    flagged: bool          # a crisis reply or check-in was sent in this session
-    after_check_in: bool   # the bot's previous turn was a check-in
-    after_crisis: bool     # the bot's previous turn was the crisis reply
+    flagged: bool  # a crisis reply or check-in was sent in this session
+    after_check_in: bool  # the bot's previous turn was a check-in
+    after_crisis: bool  # the bot's previous turn was the crisis reply
 
 
-def session_safety(previous_turn_actions: Sequence[str], session_actions: Sequence[str],
-                   flagged_before: bool = False) -> SessionSafety:
+def session_safety(
+    previous_turn_actions: Sequence[str],
+    session_actions: Sequence[str],
+    flagged_before: bool = False,
+) -> SessionSafety:
     """``flagged_before``: the session had a safety reply before its events were rolled over."""
     return SessionSafety(
         flagged=flagged_before or any(a in SESSION_MARKERS for a in session_actions),
@@ -70,5 +74,12 @@ def plan(level: str, intent: Optional[str], session: SessionSafety) -> Tuple[str
     return ()
 
 
-__all__ = ["plan", "session_safety", "SessionSafety", "CRISIS_RESPONSE", "CHECK_IN_RESPONSE",
-           "ANSWER_ACTION", "SESSION_MARKERS"]
+__all__ = [
+    "plan",
+    "session_safety",
+    "SessionSafety",
+    "CRISIS_RESPONSE",
+    "CHECK_IN_RESPONSE",
+    "ANSWER_ACTION",
+    "SESSION_MARKERS",
+]

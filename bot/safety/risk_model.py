@@ -17,6 +17,7 @@ predictions at training time (never from test sets):
 - ``advice``: the advice probability above which at most
   ``advice_false_alarm`` of held-out ordinary questions fall.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,15 +32,20 @@ LABELS = (CRISIS, EMERGENCY, ADVICE, NONE)
 class SafetyScores:
     """One message's probabilities and the levels they reach."""
 
-    risk: float        # P(crisis) + P(emergency)
-    emergency: float   # P(emergency)
-    advice: float      # P(advice)
-    level: str         # "crisis", "check" or "none" (from the risk thresholds)
+    risk: float  # P(crisis) + P(emergency)
+    emergency: float  # P(emergency)
+    advice: float  # P(advice)
+    level: str  # "crisis", "check" or "none" (from the risk thresholds)
     is_advice: bool
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"risk": round(self.risk, 4), "emergency": round(self.emergency, 4),
-                "advice": round(self.advice, 4), "level": self.level, "is_advice": self.is_advice}
+        return {
+            "risk": round(self.risk, 4),
+            "emergency": round(self.emergency, 4),
+            "advice": round(self.advice, 4),
+            "level": self.level,
+            "is_advice": self.is_advice,
+        }
 
 
 def build_pipeline(c: float = 4.0, seed: int = 42) -> Any:
@@ -51,8 +57,9 @@ def build_pipeline(c: float = 4.0, seed: int = 42) -> Any:
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
     )
-    return make_pipeline(features, LogisticRegression(
-        C=c, class_weight="balanced", max_iter=3000, random_state=seed))
+    return make_pipeline(
+        features, LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed)
+    )
 
 
 def _threshold(negatives: Sequence[float], false_alarm: float) -> float:
@@ -73,14 +80,25 @@ class SafetyModel:
         self.pipeline = pipeline
         self.thresholds = dict(thresholds)
         self.classes: List[str] = list(pipeline.classes_)
-        self._index = {label: self.classes.index(label) for label in LABELS if label in self.classes}
+        self._index = {
+            label: self.classes.index(label) for label in LABELS if label in self.classes
+        }
         # Same arithmetic as pipeline.decision_function, without scipy's per-call cost.
         self._margins = LinearScorer.for_model(pipeline)
 
     @classmethod
-    def train(cls, texts: Sequence[str], labels: Sequence[str], *, folds: int = 5,
-              check_false_alarm: float = 0.03, crisis_false_alarm: float = 0.005,
-              advice_false_alarm: float = 0.03, c: float = 4.0, seed: int = 42) -> "SafetyModel":
+    def train(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        *,
+        folds: int = 5,
+        check_false_alarm: float = 0.03,
+        crisis_false_alarm: float = 0.005,
+        advice_false_alarm: float = 0.03,
+        c: float = 4.0,
+        seed: int = 42,
+    ) -> SafetyModel:
         import numpy as np
         from sklearn.model_selection import StratifiedKFold
 
@@ -93,7 +111,9 @@ class SafetyModel:
             order = [list(model.classes_).index(k) for k in classes]
             out_of_fold[held_out] = model.predict_proba(x[held_out])[:, order]
         col = {k: i for i, k in enumerate(classes)}
-        risk = out_of_fold[:, col[CRISIS]] + out_of_fold[:, col.get(EMERGENCY, col[CRISIS])] * (EMERGENCY in col)
+        risk = out_of_fold[:, col[CRISIS]] + out_of_fold[:, col.get(EMERGENCY, col[CRISIS])] * (
+            EMERGENCY in col
+        )
         harmless = np.isin(y, [NONE, ADVICE])
         not_advice = np.isin(y, [NONE])
         thresholds = {
@@ -134,8 +154,9 @@ class SafetyModel:
         else:
             level = "none"
         advice = whole.get(ADVICE, 0.0)
-        return SafetyScores(risk, p.get(EMERGENCY, 0.0), advice, level,
-                            advice >= self.thresholds["advice"])
+        return SafetyScores(
+            risk, p.get(EMERGENCY, 0.0), advice, level, advice >= self.thresholds["advice"]
+        )
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;…\n])\s+|\n+")
@@ -155,7 +176,8 @@ def _risk(p: Dict[str, float]) -> float:
 
 
 def load_corpus(paths: Sequence[Any]) -> List[tuple]:
-    """(text, label) pairs from corpus YAML files: lists under crisis / emergency / advice / none."""
+    """(text, label) pairs from corpus YAML files: lists under crisis / emergency /
+    advice / none."""
     import yaml
 
     pairs = []

@@ -24,6 +24,7 @@ where it matched). The steps, in order:
 The maps are data: they live in ``patterns/crisis.yml`` under
 ``normalisation`` so they can be reviewed with the patterns.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,21 +41,65 @@ PATTERN_DIR = Path(__file__).resolve().parent / "patterns"
 
 # Characters that are invisible or only format text: dropped entirely.
 _INVISIBLE = {
-    "\u00ad", "\u034f", "\u061c", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u180e",
-    "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\u2061", "\u2062",
-    "\u2063", "\u2064", "\ufeff", "\u3164", "\uffa0",
+    "\u00ad",
+    "\u034f",
+    "\u061c",
+    "\u115f",
+    "\u1160",
+    "\u17b4",
+    "\u17b5",
+    "\u180e",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u200e",
+    "\u200f",
+    "\u2060",
+    "\u2061",
+    "\u2062",
+    "\u2063",
+    "\u2064",
+    "\ufeff",
+    "\u3164",
+    "\uffa0",
 }
 _APOSTROPHES = {"\u2018", "\u2019", "\u201b", "\u02bc", "\u02b9", "`", "\u00b4", "\u2032", "\uff07"}
 _KEEP_PUNCT = set("!?.,;:")
 # Cyrillic/Greek letters that look like Latin ones ("і want to dіe" with a
 # Cyrillic і). Only en/es are supported, so mapping them costs nothing.
-_CONFUSABLE = str.maketrans({
-    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
-    "ѕ": "s", "ԁ": "d", "һ": "h", "ӏ": "l", "к": "k", "м": "m", "т": "t", "ո": "n", "ս": "u",
-    "α": "a", "ε": "e", "ο": "o", "ι": "i", "κ": "k", "ν": "v", "τ": "t", "υ": "u", "ρ": "p",
-})
+_CONFUSABLE = str.maketrans(
+    {
+        "а": "a",
+        "е": "e",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "у": "y",
+        "х": "x",
+        "і": "i",
+        "ј": "j",
+        "ѕ": "s",
+        "ԁ": "d",
+        "һ": "h",
+        "ӏ": "l",
+        "к": "k",
+        "м": "m",
+        "т": "t",
+        "ո": "n",
+        "ս": "u",
+        "α": "a",
+        "ε": "e",
+        "ο": "o",
+        "ι": "i",
+        "κ": "k",
+        "ν": "v",
+        "τ": "t",
+        "υ": "u",
+        "ρ": "p",
+    }
+)
 _LEET_CHARS = set("@$*|!")
-_SEPARATORS = set("-_/\\~+=&^#%<>()[]{}\"")
+_SEPARATORS = set('-_/\\~+=&^#%<>()[]{}"')
 
 _COMMAND = re.compile(r"\s*/[A-Za-z0-9_\-.]+")
 _WORD = re.compile(r"[\w@$']+(?:[!*|]+[\w@$']+)*|[!?.,;:]")
@@ -63,14 +108,40 @@ _RUNS = re.compile(r"([^\W\d_])\1{2,}")
 _SPELLED = re.compile(r"(?<![\w@$])(?:[a-z][ .\-_*]{1,2}){2,}[a-z](?![\w@$])")
 
 _CONTRACTIONS = (
-    ("n't", " not"), ("'m", " am"), ("'re", " are"), ("'ve", " have"),
-    ("'d", " would"), ("'ll", " will"),
+    ("n't", " not"),
+    ("'m", " am"),
+    ("'re", " are"),
+    ("'ve", " have"),
+    ("'d", " would"),
+    ("'ll", " will"),
 )
-_IRREGULAR_NOT = {"can't": "can not", "cannot": "can not", "won't": "will not",
-                  "shan't": "shall not", "ain't": "am not"}
-_S_IS = {"he's", "she's", "it's", "that's", "there's", "what's", "who's", "where's",
-         "how's", "here's", "everything's", "nothing's", "life's", "everyone's",
-         "somebody's", "someone's", "nobody's", "let's"}
+_IRREGULAR_NOT = {
+    "can't": "can not",
+    "cannot": "can not",
+    "won't": "will not",
+    "shan't": "shall not",
+    "ain't": "am not",
+}
+_S_IS = {
+    "he's",
+    "she's",
+    "it's",
+    "that's",
+    "there's",
+    "what's",
+    "who's",
+    "where's",
+    "how's",
+    "here's",
+    "everything's",
+    "nothing's",
+    "life's",
+    "everyone's",
+    "somebody's",
+    "someone's",
+    "nobody's",
+    "let's",
+}
 
 
 @dataclass(frozen=True)
@@ -88,15 +159,21 @@ class _Maps:
     def __init__(self, data: dict) -> None:
         norm = data.get("normalisation") or {}
         self.leet: Dict[str, str] = {str(k): str(v) for k, v in (norm.get("leet") or {}).items()}
-        self.typos: Dict[str, str] = {str(k).lower(): str(v).lower() for k, v in (norm.get("typos") or {}).items()}
+        self.typos: Dict[str, str] = {
+            str(k).lower(): str(v).lower() for k, v in (norm.get("typos") or {}).items()
+        }
         self.phrases: List[Tuple[Tuple[str, ...], Tuple[str, ...]]] = sorted(
-            ((tuple(str(k).lower().split()), tuple(str(v).lower().split()))
-             for k, v in (norm.get("phrases") or {}).items()),
+            (
+                (tuple(str(k).lower().split()), tuple(str(v).lower().split()))
+                for k, v in (norm.get("phrases") or {}).items()
+            ),
             key=lambda kv: -len(kv[0]),
         )
         self.spelled: Set[str] = {str(w).lower() for w in norm.get("spelled_words") or []}
         self.laugh: Set[str] = set(norm.get("laugh_emoji") or [])
-        self.emoji_words: Dict[str, str] = {str(k): str(v) for k, v in (norm.get("emoji_words") or {}).items()}
+        self.emoji_words: Dict[str, str] = {
+            str(k): str(v) for k, v in (norm.get("emoji_words") or {}).items()
+        }
         fuzzy = norm.get("fuzzy") or {}
         exceptions = {str(w).lower() for w in fuzzy.get("exceptions") or []}
         self.fuzzy: Dict[str, str] = {}
@@ -136,6 +213,7 @@ def maps() -> _Maps:
 # --------------------------------------------------------------------------- #
 # Step 1-2: characters
 # --------------------------------------------------------------------------- #
+
 
 def _command_prefix_length(text: str) -> int:
     """Length of a leading Rasa command such as ``/faq{"x":1}`` (0 if none)."""
@@ -189,8 +267,11 @@ def _char_map(ch: str, laugh: Set[str]) -> str:
 
 
 _ASCII_TABLE = {
-    i: (chr(i).lower() if (chr(i).isalnum() or chr(i) == "'" or chr(i) in _KEEP_PUNCT or chr(i) in _LEET_CHARS)
-        else " ")
+    i: (
+        chr(i).lower()
+        if (chr(i).isalnum() or chr(i) == "'" or chr(i) in _KEEP_PUNCT or chr(i) in _LEET_CHARS)
+        else " "
+    )
     for i in range(128)
 }
 _ASCII_TABLE[ord("`")] = "'"
@@ -214,7 +295,7 @@ def _chars(text: str) -> Tuple[str, List[int], List[int]]:
     for i, ch in enumerate(text):
         if i < skip:
             mapped = " "
-        elif ch in emoji:   # a grave or pills emoji reads as the word
+        elif ch in emoji:  # a grave or pills emoji reads as the word
             mapped = f" {emoji[ch]} "
         else:
             mapped = _char_map(ch, laugh if i > last_word else _NO_LAUGH)
@@ -237,9 +318,9 @@ def _join_spelled(text: str, starts: List[int], ends: List[int], watched: Set[st
         word = re.sub(r"[^a-z]", "", m.group(0))
         if word not in watched:
             continue
-        out.append(text[last:m.start()])
-        new_s.extend(starts[last:m.start()])
-        new_e.extend(ends[last:m.start()])
+        out.append(text[last : m.start()])
+        new_s.extend(starts[last : m.start()])
+        new_e.extend(ends[last : m.start()])
         out.append(word)
         new_s.extend([starts[m.start()]] * len(word))
         new_e.extend([ends[m.end() - 1]] * len(word))
@@ -255,6 +336,7 @@ def _join_spelled(text: str, starts: List[int], ends: List[int], watched: Set[st
 # --------------------------------------------------------------------------- #
 # Step 4-5: words
 # --------------------------------------------------------------------------- #
+
 
 def _expand_contraction(word: str) -> str:
     if word in _IRREGULAR_NOT:
@@ -321,7 +403,11 @@ def _apply_phrases(tokens: List[Token], m: _Maps) -> List[Token]:
         replaced = False
         for src, dst in m.phrases:
             k = len(src)
-            if i + k <= n and tokens[i].text == src[0] and tuple(t.text for t in tokens[i:i + k]) == src:
+            if (
+                i + k <= n
+                and tokens[i].text == src[0]
+                and tuple(t.text for t in tokens[i : i + k]) == src
+            ):
                 start, end = tokens[i].start, tokens[i + k - 1].end
                 out.extend(Token(w, start, end) for w in dst)
                 i += k

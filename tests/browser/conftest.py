@@ -12,6 +12,7 @@
 - Every page records dialogs, console errors, CSP violations and every URL it
   requests; `Browser.check_clean()` asserts nothing unexpected happened.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,18 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import pytest
 
 from bot.widget_server import serve_in_thread
-from tests.servers import ROOT, RasaServer, free_port
+from scripts.servers import ROOT, RasaServer, free_port
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 PHONE = {"width": 360, "height": 740}
@@ -46,10 +53,16 @@ def _chromium_or_skip() -> str:
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         try:
-            subprocess.run(["apt-get", "update", "-q"], env=env, check=False,
-                           capture_output=True, timeout=600)
-            subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, check=False,
-                           capture_output=True, timeout=900)
+            subprocess.run(
+                ["apt-get", "update", "-q"], env=env, check=False, capture_output=True, timeout=600
+            )
+            subprocess.run(
+                ["apt-get", "install", "-y", "-q", "chromium"],
+                env=env,
+                check=False,
+                capture_output=True,
+                timeout=900,
+            )
         except (OSError, subprocess.TimeoutExpired):
             pass
         if Path(CHROMIUM).is_file():
@@ -68,7 +81,9 @@ def chromium_browser():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     manager = sync_playwright().start()
     browser = manager.chromium.launch(
-        executable_path=executable, headless=True, args=CHROMIUM_ARGS,
+        executable_path=executable,
+        headless=True,
+        args=CHROMIUM_ARGS,
     )
     yield browser
     browser.close()
@@ -78,9 +93,9 @@ def chromium_browser():
 # ---------------------------------------------------------------- sites
 @dataclass
 class Site:
-    base: str          # http://127.0.0.1:PORT (the page origin)
-    bot: str           # the bot server the page talks to
-    tracker_db: Optional[Path] = None   # the real bot's SQLite store (live only)
+    base: str  # http://127.0.0.1:PORT (the page origin)
+    bot: str  # the bot server the page talks to
+    tracker_db: Optional[Path] = None  # the real bot's SQLite store (live only)
 
     @property
     def demo(self) -> str:
@@ -154,7 +169,9 @@ class Browser:
         self.panel.wait_for(state="visible")
 
     def bot_count(self) -> int:
-        return self.page.locator(".kaid-messages .kaid-bot:not(.kaid-typing):not(.kaid-greeting)").count()
+        return self.page.locator(
+            ".kaid-messages .kaid-bot:not(.kaid-typing):not(.kaid-greeting)"
+        ).count()
 
     def say(self, text: str, timeout: float = 60_000) -> None:
         """Types a message, sends it with Enter and waits for the reply to render."""
@@ -166,9 +183,11 @@ class Browser:
     def wait_reply(self, before: int, timeout: float = 60_000) -> None:
         self.page.wait_for_function(
             """(n) => !document.querySelector('.kaid-typing') &&
-                     (document.querySelectorAll('.kaid-messages .kaid-bot:not(.kaid-typing):not(.kaid-greeting)').length > n
+                     (document.querySelectorAll(
+                        '.kaid-messages .kaid-bot:not(.kaid-typing):not(.kaid-greeting)').length > n
                       || document.querySelector('.kaid-notice'))""",
-            arg=before, timeout=timeout,
+            arg=before,
+            timeout=timeout,
         )
 
     def shot(self, name: str) -> Path:
@@ -192,7 +211,8 @@ class Browser:
                     const r = el.getBoundingClientRect();
                     if (r.width && r.height && (r.right > doc.clientWidth + 1 || r.left < -1)
                         && !el.closest('.kaid-sr') && !el.closest('thead')) {
-                        worst = Math.max(worst, Math.ceil(Math.max(r.right - doc.clientWidth, -r.left)));
+                        worst = Math.max(worst,
+                                         Math.ceil(Math.max(r.right - doc.clientWidth, -r.left)));
                     }
                 }
                 return worst;
@@ -246,7 +266,7 @@ class MockBot:
         self.page = page
         self.site = site
         self.received: List[Dict[str, Any]] = []
-        self.deleted: List[str] = []      # sender ids of DELETE /conversations/<id>
+        self.deleted: List[str] = []  # sender ids of DELETE /conversations/<id>
         self.replies: List[Any] = []
         self.fail = False
         page.route(f"{site.bot}/**", self._handle)
@@ -270,7 +290,7 @@ class MockBot:
         if request.method == "DELETE":
             prefix = f"{self.site.bot}/webhooks/rest/conversations/"
             assert request.url.startswith(prefix), request.url
-            self.deleted.append(urllib.parse.unquote(request.url[len(prefix):]))
+            self.deleted.append(urllib.parse.unquote(request.url[len(prefix) :]))
             route.fulfill(status=204, headers=cors)
             return
         body = json.loads(request.post_data or "{}")
@@ -281,7 +301,9 @@ class MockBot:
         reply = self.replies.pop(0) if self.replies else [{"text": f"echo: {body.get('message')}"}]
         for message in reply:
             message.setdefault("recipient_id", body.get("sender"))
-        route.fulfill(status=200, headers=cors, content_type="application/json", body=json.dumps(reply))
+        route.fulfill(
+            status=200, headers=cors, content_type="application/json", body=json.dumps(reply)
+        )
 
 
 # ---------------------------------------------------------------- accessibility
@@ -293,15 +315,23 @@ def axe_violations(page, context: Optional[str] = None) -> List[Dict[str, Any]]:
     from axe_playwright_python.sync_playwright import Axe
 
     # Let open/close animations finish: axe measures colours as painted.
-    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running' || a.effect.getComputedTiming().iterations === Infinity)")
-    results = Axe().run(page, context=context, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+    page.wait_for_function(
+        "() => document.getAnimations().every(a => a.playState !== 'running'"
+        " || a.effect.getComputedTiming().iterations === Infinity)"
+    )
+    results = Axe().run(
+        page, context=context, options={"runOnly": {"type": "tag", "values": AXE_TAGS}}
+    )
     return results.response["violations"]
 
 
 def serious(violations: List[Dict[str, Any]]) -> List[str]:
     return [
         f"{v['id']} ({v['impact']}): {v['help']} -> "
-        + "; ".join(n["target"][0] if isinstance(n["target"][0], str) else str(n["target"]) for n in v["nodes"][:5])
+        + "; ".join(
+            n["target"][0] if isinstance(n["target"][0], str) else str(n["target"])
+            for n in v["nodes"][:5]
+        )
         for v in violations
         if v.get("impact") in ("serious", "critical")
     ]
@@ -314,4 +344,3 @@ def summary(violations: List[Dict[str, Any]]) -> str:
 def record_axe(name: str, violations: List[Dict[str, Any]]) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(violations, indent=1))
-

@@ -4,6 +4,7 @@ Uses tests/browser/conftest.py (Debian's Chromium via Playwright, recorded
 console errors / CSP violations / requests) and the trained model, loaded once
 in this process by tests/conftest.py's `bot` fixture.
 """
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -15,7 +16,15 @@ from bot.console.catalog import Catalog
 from bot.console.nlu import NluRanker
 from bot.console.search import Searcher
 from bot.console.web import ConsoleApp, start_in_thread
-from tests.browser.conftest import ARTIFACTS, DESKTOP, Site, axe_violations, record_axe, serious, summary
+from tests.browser.conftest import (
+    ARTIFACTS,
+    DESKTOP,
+    Site,
+    axe_violations,
+    record_axe,
+    serious,
+    summary,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +36,9 @@ CRISIS_QUESTION = "my caller says she wants to end her life"
 @pytest.fixture(scope="module")
 def console_site(bot) -> Iterator[Site]:
     catalog = Catalog()
-    app = ConsoleApp(catalog, Searcher(catalog, NluRanker(bot.parse)), auth.Guard(TOKEN), log_requests=False)
+    app = ConsoleApp(
+        catalog, Searcher(catalog, NluRanker(bot.parse)), auth.Guard(TOKEN), log_requests=False
+    )
     server, _ = start_in_thread(app)
     yield Site(base=server.url, bot=server.url)
     server.shutdown()
@@ -80,7 +91,9 @@ def test_search_copy_and_crisis_first(make_browser, console_site):
 
     expected = card.locator(".answer-text").first.text_content()
     card.locator("button.copy").first.click()
-    b.page.wait_for_selector('article.answer[data-response="utter_faq/insurance"] button.copy[data-copied="yes"]')
+    b.page.wait_for_selector(
+        'article.answer[data-response="utter_faq/insurance"] button.copy[data-copied="yes"]'
+    )
     assert card.locator(".copy-status").first.inner_text() == "Copied"
     assert b.page.evaluate("navigator.clipboard.readText()") == expected
 
@@ -119,8 +132,10 @@ def test_browse_and_print_view(make_browser, console_site):
     assert not b.page.locator("header.top nav").is_visible()
     assert not b.page.locator("button.print").is_visible()
     assert not b.page.locator("button.copy").first.is_visible()
-    assert b.page.locator("#crisis").is_visible()          # the whole crisis script, first
-    assert not b.page.locator("#crisis-script").is_visible()   # so the pinned bar is not printed twice
+    assert b.page.locator("#crisis").is_visible()  # the whole crisis script, first
+    assert not b.page.locator(
+        "#crisis-script"
+    ).is_visible()  # so the pinned bar is not printed twice
     assert b.page.locator(".toc").is_visible()
     step = b.page.locator("#crisis ol li").first.inner_text()
     assert step and step in b.page.locator("#crisis").inner_text()

@@ -4,6 +4,7 @@ One Rasa server + action server for the whole session (fixture `live`), with
 CORS limited to the sample page's origin. Screenshots of the main states go to
 tests/artifacts/ (git-ignored); so do the axe-core results.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,14 @@ import yaml
 from bot.content import answers
 from bot.widget_server import serve_in_thread
 from tests.browser.conftest import (
-    DESKTOP, PHONE, ROOT, Site, axe_violations, record_axe, serious, summary,
+    DESKTOP,
+    PHONE,
+    ROOT,
+    Site,
+    axe_violations,
+    record_axe,
+    serious,
+    summary,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -116,7 +124,10 @@ def test_comparison_table_on_desktop_expanded(desk):
     show_comparison(desk)
     desk.page.locator(".kaid-expand").click()
     desk.page.locator("table.kaid-table caption").scroll_into_view_if_needed()
-    assert desk.page.locator("table.kaid-table").evaluate("t => getComputedStyle(t).display") == "table"
+    assert (
+        desk.page.locator("table.kaid-table").evaluate("t => getComputedStyle(t).display")
+        == "table"
+    )
     assert desk.horizontal_overflow() == 0
     desk.shot("live-desktop-table-expanded")
     desk.check_clean()
@@ -243,11 +254,15 @@ def test_axe_finds_no_serious_violations(make_browser, live, viewport):
 
 # ---------------------------------------------------------------- CORS
 def _preflight(url: str, origin: str):
-    req = urllib.request.Request(url, method="OPTIONS", headers={
-        "Origin": origin,
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type",
-    })
+    req = urllib.request.Request(
+        url,
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, resp.headers
@@ -257,7 +272,9 @@ def _preflight(url: str, origin: str):
 
 def _post(url: str, origin: str):
     req = urllib.request.Request(
-        url, method="POST", data=json.dumps({"sender": "cors-check", "message": "hi"}).encode(),
+        url,
+        method="POST",
+        data=json.dumps({"sender": "cors-check", "message": "hi"}).encode(),
         headers={"Origin": origin, "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=60) as resp:
@@ -296,7 +313,9 @@ def stored_rows(site: Site, sender: str) -> int:
     import sqlite3
 
     with sqlite3.connect(site.tracker_db) as connection:
-        return connection.execute("select count(*) from events where sender_id = ?", (sender,)).fetchone()[0]
+        return connection.execute(
+            "select count(*) from events where sender_id = ?", (sender,)
+        ).fetchone()[0]
 
 
 def test_delete_this_conversation_deletes_it_on_the_real_server(desk):
@@ -309,7 +328,7 @@ def test_delete_this_conversation_deletes_it_on_the_real_server(desk):
     assert stored_rows(desk.site, sender) == 0
     assert desk.page.evaluate("() => window.KetamineAidWidget.senderId()") != sender
     assert desk.page.locator(".kaid-user").count() == 0
-    desk.check_clean()   # the cross-origin DELETE passed CORS: no console error
+    desk.check_clean()  # the cross-origin DELETE passed CORS: no console error
 
 
 def test_start_over_deletes_the_old_conversation_on_the_real_server(desk):
@@ -318,20 +337,28 @@ def test_start_over_deletes_the_old_conversation_on_the_real_server(desk):
     sender = desk.page.evaluate("() => window.KetamineAidWidget.senderId()")
     desk.page.locator(".kaid-restart").click()
     desk.page.wait_for_function(
-        "() => !(JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage).find(k => k.startsWith('kaid:v1:'))))"
-        ".pendingDeletes || []).length")
+        "() => !(JSON.parse(sessionStorage.getItem("
+        "Object.keys(sessionStorage).find(k => k.startsWith('kaid:v1:'))))"
+        ".pendingDeletes || []).length"
+    )
     assert stored_rows(desk.site, sender) == 0
     desk.check_clean()
 
 
 def test_cors_lets_only_the_configured_site_delete(live):
     url = f"{live.bot}/webhooks/rest/conversations/cors-check"
-    req = urllib.request.Request(url, method="OPTIONS", headers={
-        "Origin": live.base, "Access-Control-Request-Method": "DELETE"})
+    req = urllib.request.Request(
+        url,
+        method="OPTIONS",
+        headers={"Origin": live.base, "Access-Control-Request-Method": "DELETE"},
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.headers.get("Access-Control-Allow-Origin") == live.base
         assert "DELETE" in (resp.headers.get("Access-Control-Allow-Methods") or "")
-    req = urllib.request.Request(url, method="OPTIONS", headers={
-        "Origin": "http://evil.example", "Access-Control-Request-Method": "DELETE"})
+    req = urllib.request.Request(
+        url,
+        method="OPTIONS",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "DELETE"},
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.headers.get("Access-Control-Allow-Origin") in (None, "")

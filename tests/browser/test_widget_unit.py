@@ -4,31 +4,50 @@ These tests need no trained model: each one scripts the bot's replies. They
 cover rendering, page safety, offline handling, storage and accessibility; the
 same behaviour is checked against the real bot in test_widget_live.py.
 """
+
 from __future__ import annotations
 
 import urllib.request
 
 import pytest
 
-from bot.content import answers
+from bot.content import answers, clinic_profile, raw_responses
 from tests.browser.conftest import (
-    DESKTOP, PHONE, MockBot, axe_violations, record_axe, serious, summary,
+    DESKTOP,
+    PHONE,
+    MockBot,
+    axe_violations,
+    record_axe,
+    serious,
+    summary,
 )
 
 pytestmark = pytest.mark.browser
 
-XSS = '<img src=x onerror=alert(1)><script>alert(2)</script>'
+XSS = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 TABLE = {
     "type": "comparison_table",
     "title": "How the options compare",
     "columns": ["", "IV ketamine", "Spravato", "Compounded ketamine"],
     "rows": [
-        ["What it is", "Ketamine given slowly into a vein.", "A nasal spray made from ketamine.",
-         "Ketamine made into lozenges or tablets."],
-        ["FDA status", "Off-label for mental health.", "FDA-approved for some depression.",
-         "Not FDA-approved for mental health."],
-        ["Where", "In a clinic, with staff watching.", "In a certified clinic, then watched.",
-         "Varies; sometimes at home."],
+        [
+            "What it is",
+            "Ketamine given slowly into a vein.",
+            "A nasal spray made from ketamine.",
+            "Ketamine made into lozenges or tablets.",
+        ],
+        [
+            "FDA status",
+            "Off-label for mental health.",
+            "FDA-approved for some depression.",
+            "Not FDA-approved for mental health.",
+        ],
+        [
+            "Where",
+            "In a clinic, with staff watching.",
+            "In a certified clinic, then watched.",
+            "Varies; sometimes at home.",
+        ],
     ],
     "note": "General information only. Your clinician can help you weigh the options.",
 }
@@ -124,10 +143,14 @@ def test_server_and_user_text_never_become_html(desk):
 
 
 def test_links_are_safe_and_limited_to_http_https_tel_sms(desk):
-    desk.bot.queue({"text": (
-        "Book at https://example.org/book. Chat at 988lifeline.org or call (555) 010-0199. "
-        "Poison Help: 1-800-222-1222. Not a link: javascript:alert(1) data:text/html,x"
-    )})
+    desk.bot.queue(
+        {
+            "text": (
+                "Book at https://example.org/book. Chat at 988lifeline.org or call (555) 010-0199. "
+                "Poison Help: 1-800-222-1222. Not a link: javascript:alert(1) data:text/html,x"
+            )
+        }
+    )
     desk.open()
     desk.say("links")
     anchors = desk.page.locator(".kaid-messages a")
@@ -145,9 +168,12 @@ def test_links_are_safe_and_limited_to_http_https_tel_sms(desk):
     assert safe[:8] == [None] * 8
     assert safe[8:] == ["https://ok.example/a", "tel:988", "sms:988"]
     # Every link anywhere in the widget is http(s)/tel/sms and has rel=noopener noreferrer.
-    every = desk.page.locator(".kaid-root a").evaluate_all("els => els.map(a => [a.protocol, a.rel])")
-    assert every and all(p in ("http:", "https:", "tel:", "sms:") and r == "noopener noreferrer"
-                         for p, r in every)
+    every = desk.page.locator(".kaid-root a").evaluate_all(
+        "els => els.map(a => [a.protocol, a.rel])"
+    )
+    assert every and all(
+        p in ("http:", "https:", "tel:", "sms:") and r == "noopener noreferrer" for p, r in every
+    )
 
 
 # ---------------------------------------------------------------- crisis
@@ -159,9 +185,51 @@ def test_crisis_detection_matches_exactly_the_crisis_replies(desk):
         "texts => texts.map(t => window.KetamineAidWidget.isCrisisText(t))",
         [a.text for a in all_answers],
     )
-    wrong = [a.name for a, flag in zip(all_answers, flags) if flag != (a.name == "utter_crisis")]
+    wrong = [
+        a.name
+        for a, flag in zip(all_answers, flags, strict=True)
+        if flag != (a.name == "utter_crisis")
+    ]
     assert not wrong, f"crisis card detection is wrong for: {wrong}"
     assert sum(flags) >= 2  # English and Spanish variants
+
+
+def crisis_replies(language: str = "en"):
+    """utter_crisis as the REST channel sends it: its text, then its custom payload."""
+    variant = next(
+        v
+        for v in raw_responses()["utter_crisis"]
+        if (v.get("metadata") or {}).get("language", "en") == language
+    )
+    return [{"text": crisis_text(language)}, {"custom": variant["custom"]}]
+
+
+def test_a_reply_marked_crisis_is_the_crisis_card_whatever_its_text(desk):
+    # The mark decides, not the wording: a text the text check would not
+    # recognise is still the card, and the mark joins its text (one message).
+    desk.bot.queue({"text": "Please call or text 988 now."}, {"custom": {"type": "crisis"}})
+    desk.open()
+    desk.say("crisis")
+    card = desk.page.locator(".kaid-crisis-card")
+    assert card.count() == 1 and "Please call or text 988 now." in card.inner_text()
+    assert desk.page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").count() == 0
+    desk.page.wait_for_function(
+        "() => document.querySelector('#kaid-alert').textContent.includes('988')"
+    )
+    assert not desk.page.evaluate(
+        "t => window.KetamineAidWidget.isCrisisText(t)", "Please call or text 988 now."
+    )
+    desk.check_clean()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_crisis_reply_as_the_bot_sends_it_is_one_card(phone, language):
+    phone.bot.queue(*crisis_replies(language))
+    phone.open()
+    phone.say("crisis")
+    assert phone.page.locator(".kaid-crisis-card").count() == 1
+    assert phone.page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").count() == 0
+    phone.check_clean()
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
@@ -178,7 +246,9 @@ def test_crisis_reply_is_a_card_with_call_and_text_actions(phone, language):
         assert box["height"] >= 44  # a comfortable tap target
     assert "988" in card.inner_text()
     # Announced assertively for screen readers.
-    phone.page.wait_for_function("() => document.querySelector('#kaid-alert').textContent.includes('988')")
+    phone.page.wait_for_function(
+        "() => document.querySelector('#kaid-alert').textContent.includes('988')"
+    )
     assert phone.horizontal_overflow() == 0
     phone.shot(f"unit-phone-crisis-{language}")
     phone.check_clean()
@@ -210,11 +280,20 @@ def test_comparison_table_is_a_real_table_and_fits_a_phone(phone):
     # The plain-text twin is not shown twice: it is folded under "Show as text".
     details = card.locator("details.kaid-text-version")
     assert details.count() == 1 and details.get_attribute("open") is None
-    assert phone.page.locator(".kaid-bot:not(.kaid-greeting):not(.kaid-bot-table) .kaid-bubble").count() == 0
+    assert (
+        phone.page.locator(
+            ".kaid-bot:not(.kaid-greeting):not(.kaid-bot-table) .kaid-bubble"
+        ).count()
+        == 0
+    )
     # Its buttons follow the table.
-    assert phone.page.locator(".kaid-quick-btn").all_inner_texts() == [b["title"] for b in reply.buttons]
+    assert phone.page.locator(".kaid-quick-btn").all_inner_texts() == [
+        b["title"] for b in reply.buttons
+    ]
     # Accessible table structure survives the stacked phone layout.
-    roles = table.evaluate("t => [t.getAttribute('role'), t.querySelector('td').getAttribute('role')]")
+    roles = table.evaluate(
+        "t => [t.getAttribute('role'), t.querySelector('td').getAttribute('role')]"
+    )
     assert roles == ["table", "cell"]
     assert phone.horizontal_overflow() == 0
     phone.shot("unit-phone-table")
@@ -228,8 +307,11 @@ def test_every_kind_of_decision_aid_table_fits_a_phone(phone, prefix):
     """The longest table of each kind the decision aid sends, on a 360 px screen."""
     from bot.decision_aid import load
 
-    tables = [(n, r) for n, r in load().all_replies()
-              if n.startswith(prefix) and r.payload.get("type") == "comparison_table"]
+    tables = [
+        (n, r)
+        for n, r in load().all_replies()
+        if n.startswith(prefix) and r.payload.get("type") == "comparison_table"
+    ]
     assert tables, f"no decision-aid table named {prefix}*"
     name = max(tables, key=lambda item: len(str(item[1].payload)))[0]
     reply, messages = decision_aid_reply(name)
@@ -249,13 +331,17 @@ def test_summary_and_question_payloads_keep_their_text(desk):
     replies = dict(load().all_replies())
     question = next(r for n, r in replies.items() if n.startswith("checklist_question:"))
     summary = next(r for n, r in replies.items() if r.payload.get("type") == "summary")
-    desk.bot.queue({"text": question.text, "buttons": question.buttons}, {"custom": question.payload})
+    desk.bot.queue(
+        {"text": question.text, "buttons": question.buttons}, {"custom": question.payload}
+    )
     desk.bot.queue({"text": summary.text}, {"custom": summary.payload})
     desk.open()
     desk.say("checklist")
     bubble = desk.page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").last
     assert question.payload["text"].split("\n")[-1] in bubble.inner_text()
-    assert f"Question {question.payload['step']} of {question.payload['steps']}" in bubble.inner_text()
+    assert (
+        f"Question {question.payload['step']} of {question.payload['steps']}" in bubble.inner_text()
+    )
     assert desk.page.locator(".kaid-quick-btn").count() == len(question.buttons)
     desk.say("summary")
     bubble = desk.page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").last
@@ -286,10 +372,15 @@ def test_expanded_desktop_panel_shows_a_grid_table(desk):
 
 
 def test_quick_replies_send_payload_and_show_title(desk):
-    desk.bot.queue({"text": "Pick one", "buttons": [
-        {"title": "Side effects", "payload": "What are the side effects of ketamine?"},
-        {"title": "Cost", "payload": "/clinic_contact"},
-    ]})
+    desk.bot.queue(
+        {
+            "text": "Pick one",
+            "buttons": [
+                {"title": "Side effects", "payload": "What are the side effects of ketamine?"},
+                {"title": "Cost", "payload": "/clinic_contact"},
+            ],
+        }
+    )
     desk.open()
     desk.say("hi")
     buttons = desk.page.locator(".kaid-quick-btn")
@@ -335,8 +426,11 @@ def test_unreachable_server_shows_phone_and_retry(desk):
     assert notice.is_visible()
     text = notice.inner_text()
     assert "can't be reached" in text and "(555) 010-0199" in text and "988" in text
+    assert clinic_profile()["clinic_hours"] in text  # from the page, filled from the profile
     assert notice.locator("a[href='tel:5550100199']").count() == 1
-    desk.page.wait_for_function("() => document.querySelector('#kaid-alert').textContent.includes('(555) 010-0199')")
+    desk.page.wait_for_function(
+        "() => document.querySelector('#kaid-alert').textContent.includes('(555) 010-0199')"
+    )
     desk.shot("unit-desktop-offline")
     # Retry resends the same message once the server is back.
     desk.bot.fail = False
@@ -389,7 +483,9 @@ def test_conversation_is_per_tab_session(make_browser, mock_site):
 
 # ---------------------------------------------------------------- keyboard
 def test_whole_exchange_with_keyboard_only(desk):
-    desk.bot.queue({"text": "Pick one", "buttons": [{"title": "Side effects", "payload": "side effects?"}]})
+    desk.bot.queue(
+        {"text": "Pick one", "buttons": [{"title": "Side effects", "payload": "side effects?"}]}
+    )
     desk.bot.queue({"text": "Side effects answer (mock)."})
     page = desk.page
     page.goto(desk.site.demo)
@@ -431,12 +527,17 @@ def test_configured_colour_keeps_text_contrast(make_browser, mock_site):
         html = resp.read().decode()
     html = html.replace('data-color="#1d5d6b"', 'data-color="#ffe14d"')
     variant = mock_site.base + "/demo/light.html"
-    b.page.route(variant, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    b.page.route(
+        variant, lambda route: route.fulfill(status=200, content_type="text/html", body=html)
+    )
     b.open(variant)
     colors = b.page.locator(".kaid-header").evaluate(
-        "h => [getComputedStyle(h).backgroundColor, getComputedStyle(h).color]")
+        "h => [getComputedStyle(h).backgroundColor, getComputedStyle(h).color]"
+    )
     assert colors == ["rgb(255, 225, 77)", "rgb(17, 17, 17)"]
-    ink = b.page.locator(".kaid-root").evaluate("r => r.style.getPropertyValue('--kaid-accent-ink')")
+    ink = b.page.locator(".kaid-root").evaluate(
+        "r => r.style.getPropertyValue('--kaid-accent-ink')"
+    )
     assert ink != "#ffe14d"  # darkened for text on white
 
 
@@ -473,8 +574,16 @@ def test_privacy_notice_comes_before_the_first_message(phone):
     phone.open()
     notice = phone.page.locator(".kaid-disclaimer")
     text = notice.inner_text()
-    for phrase in ("automated assistant", "not for emergencies", "988", "911",
-                   "keeps this chat", "30 days", "Then it is deleted", "Delete this conversation"):
+    for phrase in (
+        "automated assistant",
+        "not for emergencies",
+        "988",
+        "911",
+        "keeps this chat",
+        "30 days",
+        "Then it is deleted",
+        "Delete this conversation",
+    ):
         assert phrase in text, phrase
     first_message = phone.page.locator(".kaid-messages")
     assert notice.bounding_box()["y"] < first_message.bounding_box()["y"]
@@ -538,7 +647,7 @@ def test_start_over_deletes_the_old_conversation_and_retries_when_offline(desk):
     desk.page.locator(".kaid-restart").click()
     desk.page.wait_for_timeout(300)
     assert second not in desk.bot.deleted
-    desk.page.reload()          # the pending deletion survives a reload
+    desk.page.reload()  # the pending deletion survives a reload
     desk.bot.fail = False
     desk.say("third question")
     desk.page.wait_for_timeout(300)

@@ -8,6 +8,7 @@ with psycopg2, i.e. what any replica would read.
 Order matters only at the end: the failure tests (Redis stopped, PostgreSQL
 restarted, a replica killed) run last and leave the cluster working again.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,15 @@ INTRO = "automated assistant"
 TECHNICAL = "something went wrong on our side"
 # Short FAQ questions with distinct answers.
 QUESTIONS = [
-    "how much does an infusion cost", "what is spravato", "does insurance cover ketamine",
-    "what are the side effects", "how long does an infusion take", "is ketamine addictive",
-    "can I drive after treatment", "what is compounded ketamine", "how many sessions do I need",
+    "how much does an infusion cost",
+    "what is spravato",
+    "does insurance cover ketamine",
+    "what are the side effects",
+    "how long does an infusion take",
+    "is ketamine addictive",
+    "can I drive after treatment",
+    "what is compounded ketamine",
+    "how many sessions do I need",
     "how does IV ketamine work",
 ]
 SOAK_SECONDS = int(os.environ.get("CLUSTER_SOAK_SECONDS", "90"))
@@ -66,14 +73,22 @@ def _is_free(port: int) -> bool:
 def cluster(model_path):
     state = Path(tempfile.mkdtemp(prefix="cluster-test-"))
     os.chmod(state, 0o755)
-    instance = Cluster(state, replicas=2, port=free_port(), replica_base=_free_block(2),
-                       actions_port=free_port(), pg_port=free_port(), redis_port=free_port(),
-                       stats_port=free_port(), model=model_path,
-                       # A small cache, so that the soak runs long past the point where it is full.
-                       extra_env={"TRACKER_CACHE_BYTES": str(CACHE_BYTES)},
-                       # Load from one test process: the rate limits (tested in
-                       # tests/test_hostile_input.py) would answer it 429.
-                       channel={"rate_limits": {"per_sender": "off", "per_address": "off"}})
+    instance = Cluster(
+        state,
+        replicas=2,
+        port=free_port(),
+        replica_base=_free_block(2),
+        actions_port=free_port(),
+        pg_port=free_port(),
+        redis_port=free_port(),
+        stats_port=free_port(),
+        model=model_path,
+        # A small cache, so that the soak runs long past the point where it is full.
+        extra_env={"TRACKER_CACHE_BYTES": str(CACHE_BYTES)},
+        # Load from one test process: the rate limits (tested in
+        # tests/test_hostile_input.py) would answer it 429.
+        channel={"rate_limits": {"per_sender": "off", "per_address": "off"}},
+    )
     started = time.monotonic()
     instance.start()
     print(f"cluster started in {time.monotonic() - started:.1f}s")
@@ -83,8 +98,12 @@ def cluster(model_path):
 
 def post(url: str, sender: str, message: str, timeout: float = 60) -> Tuple[int, Any, float]:
     body = json.dumps({"sender": sender, "message": message}).encode()
-    req = urllib.request.Request(f"{url}/webhooks/rest/webhook", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}/webhooks/rest/webhook",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     start = time.monotonic()
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -105,7 +124,9 @@ def texts(replies: List[Dict[str, Any]]) -> str:
 
 
 def table(replies: List[Dict[str, Any]]) -> Tuple[Any, Any]:
-    custom = next((r["custom"] for r in replies if r.get("custom", {}).get("type") == "comparison_table"), {})
+    custom = next(
+        (r["custom"] for r in replies if r.get("custom", {}).get("type") == "comparison_table"), {}
+    )
     return custom.get("row_ids"), custom.get("column_ids")
 
 
@@ -129,6 +150,7 @@ def new_sender() -> str:
 
 # --------------------------------------------------------------------------- #
 
+
 def test_the_load_balancer_checks_both_replicas(cluster):
     assert cluster.lb.servers_up() == {"rasa1": "UP", "rasa2": "UP"}
 
@@ -136,15 +158,20 @@ def test_the_load_balancer_checks_both_replicas(cluster):
 def test_a_conversation_alternating_between_replicas_keeps_its_context(cluster):
     one, two = (r.url for r in cluster.replicas)
     sender = new_sender()
-    turns = [(one, "how much does an infusion cost"), (two, "spravato vs IV"),
-             (one, "what about insurance?"), (two, "and compounded?"), (one, "which is FDA approved?")]
+    turns = [
+        (one, "how much does an infusion cost"),
+        (two, "spravato vs IV"),
+        (one, "what about insurance?"),
+        (two, "and compounded?"),
+        (one, "which is FDA approved?"),
+    ]
     replies = []
     for url, message in turns:
         status, reply, _ = post(url, sender, message)
         assert status == 200, reply
         replies.append(reply)
     assert INTRO in texts(replies[0])
-    assert all(INTRO not in texts(r) for r in replies[1:])          # one intro, whichever replica
+    assert all(INTRO not in texts(r) for r in replies[1:])  # one intro, whichever replica
     assert table(replies[1]) == (table(replies[1])[0], ["topic", "iv", "spravato"])
     assert table(replies[2]) == (["insurance"], ["topic", "iv", "spravato"])
     assert table(replies[3]) == (["insurance"], ["topic", "iv", "spravato", "compounded"])
@@ -156,7 +183,7 @@ def test_parallel_messages_for_one_sender_on_two_replicas_are_stored_once_in_ord
     """Rasa's lock-store race (PR #11256/#11428): 10 messages at once, alternating replicas."""
     urls = [r.url for r in cluster.replicas]
     sender = new_sender()
-    assert post(urls[0], sender, "hi")[0] == 200        # the conversation exists on both
+    assert post(urls[0], sender, "hi")[0] == 200  # the conversation exists on both
     barrier = threading.Barrier(len(QUESTIONS))
 
     def send(i: int):
@@ -175,12 +202,12 @@ def test_parallel_messages_for_one_sender_on_two_replicas_are_stored_once_in_ord
     # up to action_listen before the next user message is stored.
     kinds = [(e["event"], e.get("name")) for _, e in events]
     starts = [i for i, (kind, _) in enumerate(kinds) if kind == "user"]
-    for a, b in zip(starts, starts[1:] + [len(kinds)]):
-        turn = kinds[a + 1:b]
+    for a, b in zip(starts, starts[1:] + [len(kinds)], strict=True):
+        turn = kinds[a + 1 : b]
         assert turn and turn[-1] == ("action", "action_listen"), turn
         assert ("action", "action_listen") not in turn[:-1], turn
     timestamps = [e["timestamp"] for _, e in events]
-    assert timestamps == sorted(timestamps)   # stored in the order they were handled
+    assert timestamps == sorted(timestamps)  # stored in the order they were handled
     # Each reply is the answer to its own question (as a fresh conversation gets it).
     for i, (_, reply, _) in enumerate(results):
         status, alone, _ = post(urls[0], new_sender(), QUESTIONS[i])
@@ -203,11 +230,13 @@ def test_a_300_turn_conversation_answers_as_fast_as_a_new_one(cluster):
     new_ms = statistics.median(fresh) * 1000
     first_ms = statistics.median(latencies[1:21]) * 1000
     last_ms = statistics.median(latencies[-20:]) * 1000
-    print(f"per-turn latency: new conversation {new_ms:.0f} ms, turns 2-21 {first_ms:.0f} ms, "
-          f"turns 281-300 {last_ms:.0f} ms (median of 20)")
+    print(
+        f"per-turn latency: new conversation {new_ms:.0f} ms, turns 2-21 {first_ms:.0f} ms, "
+        f"turns 281-300 {last_ms:.0f} ms (median of 20)"
+    )
     assert last_ms <= 1.3 * max(new_ms, first_ms) + 10
     events = stored_events(cluster, long_sender)
-    assert len(user_texts(events)) == 300                    # every turn is kept in the database
+    assert len(user_texts(events)) == 300  # every turn is kept in the database
 
 
 def _rss_mib(pid: int) -> float:
@@ -238,7 +267,7 @@ def test_memory_levels_off_under_a_soak(cluster):
     def worker(w: int) -> None:
         turn = 0
         while time.monotonic() < stop:
-            sender = f"soak-{w}-{turn // 12}"       # a new visitor every 12 turns
+            sender = f"soak-{w}-{turn // 12}"  # a new visitor every 12 turns
             status, reply, _ = post(cluster.url, sender, QUESTIONS[turn % len(QUESTIONS)])
             if status != 200:
                 errors.append((status, reply))
@@ -258,8 +287,10 @@ def test_memory_levels_off_under_a_soak(cluster):
     for index, values in samples.items():
         half = len(values) // 2
         first, second = max(values[:half]), max(values[half:])
-        print(f"soak {SOAK_SECONDS}s, {count[0]} turns: replica {index} RSS {values[0]:.0f} -> "
-              f"{values[-1]:.0f} MiB (max first half {first:.0f}, second half {second:.0f})")
+        print(
+            f"soak {SOAK_SECONDS}s, {count[0]} turns: replica {index} RSS {values[0]:.0f} -> "
+            f"{values[-1]:.0f} MiB (max first half {first:.0f}, second half {second:.0f})"
+        )
         assert second - first < 15, values
 
 
@@ -291,7 +322,10 @@ def test_replicas_reconnect_after_postgresql_restarts(cluster):
         assert status == 200, reply
         assert table(reply) == (["insurance"], ["topic", "iv", "spravato"])
     assert user_texts(stored_events(cluster, sender)) == [
-        "spravato vs IV", "what about insurance?", "what about insurance?"]
+        "spravato vs IV",
+        "what about insurance?",
+        "what about insurance?",
+    ]
 
 
 def test_a_killed_replica_loses_no_acknowledged_turn(cluster):
@@ -325,8 +359,10 @@ def test_a_killed_replica_loses_no_acknowledged_turn(cluster):
     for t in threads:
         t.join(60)
     total = sum(len(v) for v in acked.values())
-    print(f"replica killed mid-load: {total} turns acknowledged, {len(failures)} failed "
-          f"(the requests in flight on the killed replica)")
+    print(
+        f"replica killed mid-load: {total} turns acknowledged, {len(failures)} failed "
+        f"(the requests in flight on the killed replica)"
+    )
     # Only requests at the moment of the kill may fail: the ones in flight on the
     # killed replica, and ones that reached its socket while the process was
     # being torn down (at most two per worker). Never acknowledged, so the visitor

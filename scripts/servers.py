@@ -1,9 +1,11 @@
-"""Start the real bot (action server + Rasa server) for tests and benchmarks.
+"""Start the real bot (action server + Rasa server) on free loopback ports.
 
-Used by pytest fixtures and by bench scripts: the servers run exactly as
+Used by the pytest fixtures, the benchmark (bench/) and the blind-set runners
+(scripts/blind_eval.py, scripts/faq_eval.py): the servers run exactly as
 `make run` runs them (same model, same endpoints, same hardened REST channel),
-on free loopback ports, with a throw-away tracker store.
+with a throw-away tracker store.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +38,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _env() -> Dict[str, str]:
+def server_env() -> Dict[str, str]:
     env = dict(os.environ)
     env.update(
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -85,21 +87,23 @@ class ActionServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120) -> "ActionServer":
+    def start(self, timeout: float = 120) -> ActionServer:
         return self.launch().wait_ready(timeout)
 
-    def launch(self) -> "ActionServer":
+    def launch(self) -> ActionServer:
         """Starts the process without waiting (see wait_ready)."""
         self.launched_at = time.monotonic()
         # Loopback only, as `make run` starts it (rasa_sdk reads SANIC_HOST).
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.port)],
-            cwd=ROOT, env={**_env(), "SANIC_HOST": "127.0.0.1"},
-            stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**server_env(), "SANIC_HOST": "127.0.0.1"},
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
         )
         return self
 
-    def wait_ready(self, timeout: float = 120, poll: float = 0.5) -> "ActionServer":
+    def wait_ready(self, timeout: float = 120, poll: float = 0.5) -> ActionServer:
         """Blocks until /health answers; sets ready_seconds (time since launch)."""
         _wait_for(f"{self.url}/health", self.proc, timeout, self.log, poll)
         self.ready_seconds = time.monotonic() - self.launched_at
@@ -132,7 +136,6 @@ class RasaServer:
         cwd: Path = ROOT,
         credentials: Path = ROOT / "credentials.yml",
         tracker_store: str = "sql",
-        command: Sequence[str] = (),
         channel: Optional[Dict[str, Any]] = None,
         store_options: Optional[Dict[str, Any]] = None,
     ) -> None:
@@ -156,8 +159,6 @@ class RasaServer:
         self.extra_args = list(extra_args)
         self.cwd = Path(cwd)
         self.credentials = Path(credentials)
-        # How to start Rasa; default the venv's `rasa` (benchmarks may wrap it).
-        self.command = list(command) or [str(VENV_BIN / "rasa")]
         self.proc: Optional[subprocess.Popen] = None
 
     @staticmethod
@@ -185,27 +186,37 @@ class RasaServer:
     def webhook(self) -> str:
         return f"{self.url}/webhooks/rest/webhook"
 
-    def start(self, timeout: float = 240) -> "RasaServer":
+    def start(self, timeout: float = 240) -> RasaServer:
         return self.launch().wait_ready(timeout)
 
-    def launch(self) -> "RasaServer":
+    def launch(self) -> RasaServer:
         """Starts `rasa run` without waiting (see wait_ready)."""
         args = [
-            *self.command, "run", "--model", str(self.model),
-            "--port", str(self.port), "--endpoints", str(self.endpoints),
-            "--credentials", str(self.credentials),
+            str(VENV_BIN / "rasa"),
+            "run",
+            "--model",
+            str(self.model),
+            "--port",
+            str(self.port),
+            "--endpoints",
+            str(self.endpoints),
+            "--credentials",
+            str(self.credentials),
         ]
         if self.cors:
             # Rasa keeps only the last --cors flag: all origins go after one.
             args += ["--cors", *self.cors]
         self.launched_at = time.monotonic()
         self.proc = subprocess.Popen(
-            args + self.extra_args, cwd=self.cwd, env=_env(),
-            stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            args + self.extra_args,
+            cwd=self.cwd,
+            env=server_env(),
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
         )
         return self
 
-    def wait_ready(self, timeout: float = 240, poll: float = 0.5) -> "RasaServer":
+    def wait_ready(self, timeout: float = 240, poll: float = 0.5) -> RasaServer:
         """Blocks until the REST channel answers; sets ready_seconds (time since launch)."""
         _wait_for(f"{self.url}/webhooks/rest/", self.proc, timeout, self.log, poll)
         self.ready_seconds = time.monotonic() - self.launched_at
@@ -220,17 +231,34 @@ class RasaServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- talking to it -------------------------------------------------
-    def post(self, body: Any, raw: Optional[bytes] = None, timeout: float = 60,
-             headers: Optional[Dict[str, str]] = None):
+    def post(
+        self,
+        body: Any,
+        raw: Optional[bytes] = None,
+        timeout: float = 60,
+        headers: Optional[Dict[str, str]] = None,
+    ):
         """POSTs to the webhook; returns (status, parsed JSON or text)."""
         status, _, payload = self.request(
-            self.webhook, json.dumps(body).encode() if raw is None else raw, "POST",
-            {"Content-Type": "application/json", **(headers or {})}, timeout)
+            self.webhook,
+            json.dumps(body).encode() if raw is None else raw,
+            "POST",
+            {"Content-Type": "application/json", **(headers or {})},
+            timeout,
+        )
         return status, payload
 
-    def request(self, url: str, data: Optional[bytes] = None, method: str = "GET",
-                headers: Optional[Dict[str, str]] = None, timeout: float = 60):
-        """Any request; returns (status, headers, parsed JSON or text). A header set to None is not sent."""
+    def request(
+        self,
+        url: str,
+        data: Optional[bytes] = None,
+        method: str = "GET",
+        headers: Optional[Dict[str, str]] = None,
+        timeout: float = 60,
+    ):
+        """Any request; returns (status, headers, parsed JSON or text).
+
+        A header set to None is not sent."""
         req = urllib.request.Request(url, data=data, method=method)
         for name, value in (headers or {}).items():
             if value is not None:

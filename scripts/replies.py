@@ -2,15 +2,16 @@
 
 Every reply is a fixed text from domain.yml or data/responses/, so a reply can
 be recognised by the opening of the response it came from. Used by the
-real-server tests and the blind-set runner (scripts/blind_eval.py).
+real-server tests and the blind-set runners (scripts/blind_eval.py, scripts/faq_eval.py).
 """
+
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 from typing import Dict, List, Sequence
 
-from bot.content import fill, raw_responses, clinic_profile
+from bot.content import clinic_profile, fill, raw_responses
 
 # Reply kinds, most alarming first: a turn that holds several is counted as the first.
 KINDS = ("crisis", "check_in", "advice", "fallback", "answer")
