@@ -34,8 +34,8 @@ CRISIS = "I want to end my life"
 FAQ_KEY = "session_length"
 
 
-def answer_text(name: str) -> str:
-    return next(a.text for a in answers() if a.name == name)
+def answer_text(name: str, language: str = "en") -> str:
+    return next(a.text for a in answers() if a.name == name and a.language == language)
 
 
 def faq_question(key: str = FAQ_KEY) -> str:
