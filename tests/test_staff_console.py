@@ -729,3 +729,26 @@ def test_default_throttle_never_locks_the_right_token_out_for_minutes():
         throttle.failed("10.0.0.1")
     assert 0 < throttle.wait_seconds("10.0.0.1") <= 10
     assert throttle.wait_seconds("10.0.0.2") == 0
+
+
+# ----------------------------------------------------------------- Spanish
+def test_spanish_phone_script_holds_every_spanish_response_and_no_english_one():
+    spanish = Catalog(language="es")
+    document = normalize(export.export(spanish, "md"))
+    for name, variants in content.raw_responses().items():
+        for variant in variants:
+            text = normalize(plain(content.fill(variant.get("text") or "", spanish.clinic)))
+            is_spanish = (variant.get("metadata") or {}).get("language") == "es"
+            assert (text in document) == is_spanish, (name, text[:60])
+
+
+@pytest.mark.parametrize(
+    "query, want",
+    [
+        ("¿cuánto cuesta una infusión?", "utter_faq/cost"),
+        ("cuanto dura la sesion de ketamina", "utter_faq/session_length"),
+        ("¿qué efectos secundarios tiene?", "utter_faq/side_effects"),
+    ],
+)
+def test_search_understands_spanish_questions(searcher, query, want):
+    assert want in searcher.search(query).names

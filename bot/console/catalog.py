@@ -101,9 +101,14 @@ class Entry:
 
 
 class Catalog:
-    def __init__(self, root: Path = content.ROOT) -> None:
+    def __init__(self, root: Path = content.ROOT, language: Optional[str] = None) -> None:
+        """``language`` ("en" / "es"): only that language's variants (a phone script
+        in one language); None: every variant, English first."""
         self.root = root
-        self.answers = content.answers(root)
+        self.language = language
+        self.answers = [
+            a for a in content.answers(root) if language is None or a.language == language
+        ]
         by_name: Dict[str, List[content.Answer]] = {}
         for answer in self.answers:
             by_name.setdefault(answer.name, []).append(answer)

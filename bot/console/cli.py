@@ -57,6 +57,7 @@ def add_scripts_arguments(parser: argparse.ArgumentParser) -> None:
     _model_args(search)
     exp = sub.add_parser("export", help="the printable phone-script document")
     exp.add_argument("--format", choices=("md", "html"), default="md")
+    exp.add_argument("--language", choices=("en", "es"), help="only this language (default: both)")
     exp.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
     parser.set_defaults(run=run_scripts)
 
@@ -77,7 +78,7 @@ def run_scripts(args: argparse.Namespace) -> int:
         from bot.console.catalog import Catalog
         from bot.console.export import export
 
-        document = export(Catalog(), args.format)
+        document = export(Catalog(language=args.language), args.format)
         if args.output:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_text(document, encoding="utf-8")
