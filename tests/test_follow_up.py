@@ -133,3 +133,10 @@ def test_the_topic_does_not_outlive_a_new_start(rasa_server):
         rasa_server, ["How should I prepare for an infusion?", "hi", "what about after?"]
     )
     assert "utter_faq/aftercare" not in response_names(said[-1])
+
+
+def test_a_two_word_follow_up_is_not_a_risk(rasa_server):
+    # "and then?" shares letters with many crisis texts ("and then I took..."):
+    # two words are too few for the safety model without a crisis word.
+    said = _conversation(rasa_server, ["How should I prepare for an infusion?", "and then?"])
+    assert turn_kind(said[-1]) not in ("crisis", "check_in"), said[-1]

@@ -74,7 +74,8 @@ def assess(
         return Assessment(CRISIS, kind, pattern.language, "pattern")
 
     language = message_language(text) or EN
-    if scores and len(tokenize(text)) < MIN_MODEL_WORDS and not pattern.risk_words:
+    words = [t for t in tokenize(text) if any(c.isalnum() for c in t.text)]
+    if scores and len(words) < MIN_MODEL_WORDS and not pattern.risk_words:
         scores = None
     level = scores.level if scores else NONE
     if level == CRISIS and not pattern.risk_words:
