@@ -136,7 +136,7 @@
       greeting: "\u00a1Hola! Hazme una pregunta sobre el tratamiento con ketamina o elige un " +
         "tema abajo.",
       suggestions: "\u00bfC\u00f3mo funciona la ketamina IV?|\u00bfCu\u00e1les son los efectos " +
-        "secundarios de la ketamina?|\u00bfEl seguro cubre la ketamina?|Compara mis opciones",
+        "secundarios de la ketamina?|\u00bfEl seguro cubre la ketamina?|Comparar mis opciones",
       close: "Cerrar el chat",
       subtitle: "Asistente autom\u00e1tico \u00b7 no es consejo m\u00e9dico",
       expand: "Agrandar",
@@ -917,10 +917,12 @@
     saveState();
     var kind = noticeKind;
     var top = log.scrollTop;
+    var atEnd = log.scrollHeight - top - log.clientHeight < 8;
     setLanguage(lang);
     renderAll();
     showNotice(kind, true);
-    log.scrollTop = top;
+    if (atEnd) scrollToEnd();
+    else log.scrollTop = top;
     announce(t("languageChanged"), false);
   }
 
