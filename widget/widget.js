@@ -19,6 +19,13 @@
  *   own stylesheet, next to this file). No images, fonts or scripts from the
  *   server's replies are loaded.
  *
+ * Languages: English and Spanish. Every interface text is in the STRINGS
+ * table below (fixed, never translated at run time). data-lang="es" (else the
+ * page's <html lang>) sets the starting language, the EN/ES switch in the
+ * header changes it, every message carries it to the bot as
+ * metadata.language, and the widget follows the language the bot answers in.
+ * Each message gets the lang attribute of the language it is written in.
+ *
  * Privacy: a notice before the first message says what the clinic keeps and
  * for how long; "Delete this conversation" deletes it on the server
  * (DELETE /webhooks/rest/conversations/<id>) and in the browser, and "Start
