@@ -2,13 +2,13 @@
 
     python -m bot.widget_server --port 8000 --bot-url http://localhost:5005
 
-then open http://localhost:8000/demo/ (the Rasa server must allow that origin:
-``rasa run --cors "http://localhost:8000"``).
+then open http://localhost:8000/demo/ (or /demo/es.html, the Spanish page; the
+Rasa server must allow that origin: ``rasa run --cors "http://localhost:8000"``).
 
-    python -m bot.widget_server --print-embed --bot-url https://bot.example-clinic.com
+    python -m bot.widget_server --print-embed --bot-url https://bot.example-clinic.com [--lang es]
 
 prints the widget's script tag for a clinic's own site, with the clinic's name,
-phone and hours from the clinic profile.
+phone and hours from the clinic profile (``--lang es``: for a Spanish page).
 
 Only for development: a clinic serves widget.js and widget.css from its own
 web server (see widget/README.md). What this server adds over
@@ -46,15 +46,31 @@ def with_clinic_profile(page: str) -> str:
     return fill(page, {k: html.escape(v, quote=True) for k, v in clinic_profile().items()})
 
 
-def embed_tag(bot_url: str, src: str = "widget.js") -> str:
-    """The one script tag a clinic's site needs, with the clinic profile's details."""
+# The clinic profile's hours in each language the widget speaks.
+HOURS = {"en": "{clinic_hours}", "es": "{clinic_hours_es}"}
+
+
+def embed_tag(bot_url: str, src: str = "widget.js", lang: str = "en") -> str:
+    """The one script tag a clinic's site needs, with the clinic profile's details.
+
+    ``lang`` is the page's language (``data-lang``): ``data-clinic-hours`` is
+    written in it, ``data-clinic-hours-<other>`` in the other language.
+    """
     origin_of(bot_url)  # validates
-    attrs = {
-        "data-server": bot_url.rstrip("/"),
-        "data-clinic-name": "{clinic_name}",
-        "data-clinic-phone": "{clinic_phone}",
-        "data-clinic-hours": "{clinic_hours}",
-    }
+    if lang not in HOURS:
+        raise ValueError(f"lang must be one of {sorted(HOURS)}, not {lang!r}")
+    other = next(code for code in HOURS if code != lang)
+    attrs = {"data-server": bot_url.rstrip("/")}
+    if lang != "en":
+        attrs["data-lang"] = lang
+    attrs.update(
+        {
+            "data-clinic-name": "{clinic_name}",
+            "data-clinic-phone": "{clinic_phone}",
+            "data-clinic-hours": HOURS[lang],
+            f"data-clinic-hours-{other}": HOURS[other],
+        }
+    )
     lines = [f'<script src="{html.escape(src, quote=True)}" defer']
     lines += [f'        {name}="{html.escape(value, quote=True)}"' for name, value in attrs.items()]
     return with_clinic_profile("\n".join(lines) + "></script>")
@@ -175,13 +191,19 @@ def main(argv: Optional[list] = None) -> None:
         default="widget.js",
         help="with --print-embed: where the site serves widget.js",
     )
+    parser.add_argument(
+        "--lang",
+        choices=sorted(HOURS),
+        default="en",
+        help="with --print-embed: the page's language (data-lang); the widget starts in it",
+    )
     args = parser.parse_args(argv)
     if args.print_embed:
-        print(embed_tag(args.bot_url, args.widget_src))
+        print(embed_tag(args.bot_url, args.widget_src, args.lang))
         return
     server = make_server(args.host, args.port, args.bot_url)
     host = "localhost" if args.host == "127.0.0.1" else args.host
-    print(f"Sample clinic page: http://{host}:{args.port}/demo/")
+    print(f"Sample clinic page: http://{host}:{args.port}/demo/ (Spanish: /demo/es.html)")
     print(f"It talks to the bot at {args.bot_url} (start Rasa with --cors for this page's origin).")
     serve_until_interrupted(server)
 

@@ -19,6 +19,13 @@
  *   own stylesheet, next to this file). No images, fonts or scripts from the
  *   server's replies are loaded.
  *
+ * Languages: English and Spanish. Every interface text is in the STRINGS
+ * table below (fixed, never translated at run time). data-lang="es" (else the
+ * page's <html lang>) sets the starting language, the EN/ES switch in the
+ * header changes it, every message carries it to the bot as
+ * metadata.language, and the widget follows the language the bot answers in.
+ * Each message gets the lang attribute of the language it is written in.
+ *
  * Privacy: a notice before the first message says what the clinic keeps and
  * for how long; "Delete this conversation" deletes it on the server
  * (DELETE /webhooks/rest/conversations/<id>) and in the browser, and "Start
@@ -34,33 +41,224 @@
   }
   window.__kaidWidget = true;
 
+  // ---------------------------------------------------------------- strings
+  // Every interface text, in English and Spanish: ONE table, fixed and
+  // reviewed (nothing is translated at run time). {name} is filled in by t().
+  // Both languages must have the same keys (tests/browser/test_widget_unit.py).
+  // Spanish: plain, short, informal "tu"; 988 and 911 written as numbers.
+  // Letters beyond ASCII are \u escapes, so the file reads the same whatever
+  // charset a clinic's server sends it with.
+  var STRINGS = {
+    en: {
+      languageName: "English",
+      languageGroup: "Language",
+      languageChanged: "The chat is now in English.",
+      ourClinic: "our clinic",
+      title: "{clinic} assistant",
+      launcher: "Questions? Chat with us",
+      greeting: "Hi! Ask me a question about ketamine treatment, or pick a topic below.",
+      suggestions: "How does IV ketamine work?|What are the side effects of ketamine?|" +
+        "Does insurance cover ketamine treatment?|Compare my options",
+      close: "Close chat",
+      subtitle: "Automated assistant \u00b7 not medical advice",
+      expand: "Expand",
+      shrink: "Shrink",
+      expandTitle: "Make the chat window bigger",
+      restart: "Start over",
+      restartTitle: "Clear this conversation and start a new one",
+      crisisHelp: "Crisis help",
+      crisisBar: "In crisis? Call or text 988",
+      call988: "Call 988",
+      text988: "Text 988",
+      call911: "Call 911",
+      crisisHeading: "Help is available right now",
+      conversation: "Conversation",
+      beforeYouStart: "Before you start",
+      disclaimer: "This is an automated assistant, not a person. It shares general, educational " +
+        "information. It is not medical advice. For questions about your own health, talk " +
+        "with your clinician.",
+      emergencyStart: "This chat is not for emergencies. In crisis? Call or text 988 (",
+      emergencyCall: "call",
+      emergencyText: "text",
+      emergencyEnd: "). In an emergency, call 911.",
+      privacy: "{clinic} keeps this chat (what you type and the answers) on its server for " +
+        "{days}. Then it is deleted. Please do not type your name or other personal details. " +
+        "To delete the chat now, use \u201c{delete}\u201d at the bottom.",
+      oneDay: "1 day",
+      days: "{n} days",
+      inputLabel: "Type your question",
+      placeholder: "Type your question\u2026",
+      inputHint: "Press Enter to send, Shift and Enter for a new line. Press Escape to close the chat.",
+      send: "Send",
+      deleteButton: "Delete this conversation",
+      deleteTitle: "Delete this conversation from this device and from the clinic's server",
+      youSaid: "You said: ",
+      assistant: "Assistant: ",
+      newTab: " (opens in a new tab)",
+      sources: "Sources: {list}.",
+      reviewed: "Last reviewed {date}.",
+      date: "{month} {day}, {year}",
+      months: ["January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December"],
+      showAsText: "Show as text",
+      topic: "Topic",
+      column: "Column {n}",
+      copyList: "Copy this list",
+      copied: "Copied",
+      copySelect: "Select the text to copy it",
+      copiedSaid: "Copied to the clipboard.",
+      copyFailedSaid: "Copying did not work. Select the text to copy it.",
+      suggestedReplies: "Suggested replies",
+      question: "Question {step} of {steps}",
+      tableSaid: "A table{title}, with {rows}, is in the conversation.",
+      tableTitle: ", {title}",
+      oneRow: "1 row",
+      rows: "{n} rows",
+      oneSuggestion: "1 suggested reply.",
+      suggestionsSaid: "{n} suggested replies.",
+      typing: "The assistant is typing.",
+      offlineTitle: "Sorry, the assistant can't be reached right now.",
+      offlineCall: "Please try again, or call {clinic}",
+      offlineAt: " at ",
+      // The same sentence the bot's own error reply ends with (system_messages.yml).
+      offlineCrisis: "If you are in crisis, call or text 988. In an emergency, call 911.",
+      offlineSaid: "Sorry, the assistant can't be reached right now. Please try again, or call " +
+        "{clinic}{phone}. If you are in crisis, call or text 988.",
+      offlinePhone: " at {phone}{hours}",
+      retry: "Try again",
+      cleared: "The conversation was cleared. You can start a new one.",
+      deleteFailed: "Sorry, the conversation could not be deleted right now.",
+      deleteFailedMore: "It is still on this device and on the clinic's server. Please try again.",
+      deleteFailedSaid: "Sorry, the conversation could not be deleted right now. Please try again.",
+      deleted: "Your conversation was deleted from this device and from the clinic's server.",
+      deletedSaid: "Your conversation was deleted.",
+    },
+    es: {
+      languageName: "Espa\u00f1ol",
+      languageGroup: "Idioma",
+      languageChanged: "El chat ahora est\u00e1 en espa\u00f1ol.",
+      ourClinic: "nuestra cl\u00ednica",
+      title: "Asistente de {clinic}",
+      launcher: "\u00bfPreguntas? Chatea con nosotros",
+      greeting: "\u00a1Hola! Hazme una pregunta sobre el tratamiento con ketamina o elige un " +
+        "tema abajo.",
+      suggestions: "\u00bfC\u00f3mo funciona la ketamina IV?|\u00bfCu\u00e1les son los efectos " +
+        "secundarios de la ketamina?|\u00bfEl seguro cubre la ketamina?|Comparar mis opciones",
+      close: "Cerrar el chat",
+      subtitle: "Asistente autom\u00e1tico \u00b7 no es consejo m\u00e9dico",
+      expand: "Agrandar",
+      shrink: "Reducir",
+      expandTitle: "Hacer m\u00e1s grande la ventana del chat",
+      restart: "Empezar de nuevo",
+      restartTitle: "Borrar esta conversaci\u00f3n y empezar una nueva",
+      crisisHelp: "Ayuda en crisis",
+      crisisBar: "\u00bfEn crisis? Llama o env\u00eda un mensaje de texto al 988",
+      call988: "Llamar al 988",
+      text988: "Mensaje al 988",
+      call911: "Llamar al 911",
+      crisisHeading: "Hay ayuda ahora mismo",
+      conversation: "Conversaci\u00f3n",
+      beforeYouStart: "Antes de empezar",
+      disclaimer: "Este es un asistente autom\u00e1tico, no una persona. Da informaci\u00f3n " +
+        "general y educativa. No es consejo m\u00e9dico. Si tienes preguntas sobre tu propia " +
+        "salud, habla con tu m\u00e9dico.",
+      emergencyStart: "Este chat no es para emergencias. \u00bfEn crisis? Llama o env\u00eda un " +
+        "mensaje de texto al 988 (",
+      emergencyCall: "llamar",
+      emergencyText: "mensaje",
+      emergencyEnd: "). En una emergencia, llama al 911.",
+      privacy: "{clinic} guarda este chat (lo que escribes y las respuestas) en su servidor " +
+        "durante {days}. Despu\u00e9s se borra. Por favor, no escribas tu nombre ni otros datos " +
+        "personales. Para borrar el chat ahora, usa \u201c{delete}\u201d abajo.",
+      oneDay: "1 d\u00eda",
+      days: "{n} d\u00edas",
+      inputLabel: "Escribe tu pregunta",
+      placeholder: "Escribe tu pregunta\u2026",
+      inputHint: "Pulsa Enter para enviar, y May\u00fascula y Enter para una l\u00ednea nueva. " +
+        "Pulsa Escape para cerrar el chat.",
+      send: "Enviar",
+      deleteButton: "Borrar esta conversaci\u00f3n",
+      deleteTitle: "Borrar esta conversaci\u00f3n de este dispositivo y del servidor de la " +
+        "cl\u00ednica",
+      youSaid: "T\u00fa dijiste: ",
+      assistant: "Asistente: ",
+      newTab: " (se abre en una pesta\u00f1a nueva)",
+      sources: "Fuentes: {list}.",
+      reviewed: "\u00daltima revisi\u00f3n: {date}.",
+      date: "{day} de {month} de {year}",
+      months: ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+        "septiembre", "octubre", "noviembre", "diciembre"],
+      showAsText: "Ver como texto",
+      topic: "Tema",
+      column: "Columna {n}",
+      copyList: "Copiar esta lista",
+      copied: "Copiada",
+      copySelect: "Selecciona el texto para copiarlo",
+      copiedSaid: "Se copi\u00f3 al portapapeles.",
+      copyFailedSaid: "No se pudo copiar. Selecciona el texto para copiarlo.",
+      suggestedReplies: "Respuestas sugeridas",
+      question: "Pregunta {step} de {steps}",
+      tableSaid: "Hay una tabla{title} con {rows} en la conversaci\u00f3n.",
+      tableTitle: ", {title},",
+      oneRow: "1 fila",
+      rows: "{n} filas",
+      oneSuggestion: "1 respuesta sugerida.",
+      suggestionsSaid: "{n} respuestas sugeridas.",
+      typing: "El asistente est\u00e1 escribiendo.",
+      offlineTitle: "Lo siento, el asistente no est\u00e1 disponible ahora.",
+      offlineCall: "Intenta de nuevo o llama a {clinic}",
+      offlineAt: " al ",
+      // The same sentence the bot's own Spanish error reply ends with.
+      offlineCrisis: "Si est\u00e1s en crisis, llama al 988 (marca 2 para espa\u00f1ol) o " +
+        "env\u00eda un mensaje de texto al 988. En una emergencia, llama al 911.",
+      offlineSaid: "Lo siento, el asistente no est\u00e1 disponible ahora. Intenta de nuevo o " +
+        "llama a {clinic}{phone}. Si est\u00e1s en crisis, llama o env\u00eda un mensaje de " +
+        "texto al 988.",
+      offlinePhone: " al {phone}{hours}",
+      retry: "Intentar de nuevo",
+      cleared: "Se borr\u00f3 la conversaci\u00f3n. Puedes empezar una nueva.",
+      deleteFailed: "Lo siento, ahora no se pudo borrar la conversaci\u00f3n.",
+      deleteFailedMore: "Todav\u00eda est\u00e1 en este dispositivo y en el servidor de la " +
+        "cl\u00ednica. Intenta de nuevo.",
+      deleteFailedSaid: "Lo siento, ahora no se pudo borrar la conversaci\u00f3n. Intenta de nuevo.",
+      deleted: "Tu conversaci\u00f3n se borr\u00f3 de este dispositivo y del servidor de la " +
+        "cl\u00ednica.",
+      deletedSaid: "Tu conversaci\u00f3n se borr\u00f3.",
+    },
+  };
+
   // ---------------------------------------------------------------- config
   function attr(name, fallback) {
     var value = script.getAttribute("data-" + name);
     return value === null || value.trim() === "" ? fallback : value.trim();
   }
 
+  /** "es", "es-MX", "ES" -> "es"; anything but English or Spanish -> null. */
+  function normLang(value) {
+    var code = String(value || "").trim().toLowerCase().split(/[-_]/)[0];
+    return code && Object.prototype.hasOwnProperty.call(STRINGS, code) ? code : null;
+  }
+
+  // The page's language: data-lang on the script tag, else the page's own
+  // <html lang>, else English. The visitor's choice (the EN/ES switch, or the
+  // language the conversation is in) is kept with the conversation and wins.
+  var pageLang = normLang(attr("lang", "")) ||
+    normLang(document.documentElement && document.documentElement.getAttribute("lang")) || "en";
+
+  /**
+   * A text the clinic may set (greeting, title...) in one language:
+   * data-<name>-<lang> first, then data-<name> (written in the page's
+   * language, so used for that language only), then the widget's own text.
+   */
+  function textAttr(name, lang) {
+    return attr(name + "-" + lang, "") || (lang === pageLang ? attr(name, "") : "");
+  }
+
   var DEFAULT_COLOR = "#0b5cab";
-  var clinicName = attr("clinic-name", "our clinic");
   var clinicPhone = attr("clinic-phone", "");
   var config = {
     server: parseServer(attr("server", "")),
-    clinicName: clinicName,
     clinicPhone: clinicPhone,
-    clinicHours: attr("clinic-hours", ""),
-    title: attr("title", clinicName + " assistant"),
-    launcherLabel: attr("launcher-label", "Questions? Chat with us"),
-    greeting: attr(
-      "greeting",
-      "Hi! Ask me a question about ketamine treatment, or pick a topic below."
-    ),
-    suggestions: splitList(
-      attr(
-        "suggestions",
-        "How does IV ketamine work?|What are the side effects of ketamine?|" +
-          "Does insurance cover ketamine treatment?|Compare my options"
-      )
-    ),
     color: attr("color", DEFAULT_COLOR),
     textColor: attr("text-color", ""),
     position: attr("position", "right") === "left" ? "left" : "right",
@@ -70,6 +268,49 @@
     // Must match retention_days in the bot's endpoints.yml (the notice says it).
     retentionDays: clampInt(attr("retention-days", "30"), 1, 3650, 30),
   };
+
+  // The clinic's name and hours are facts: data-clinic-name-<lang> /
+  // data-clinic-hours-<lang> when given, else the one value in the page's
+  // language (hours in another language beat no hours).
+  function clinicName(lang) {
+    return attr("clinic-name-" + lang, "") || attr("clinic-name", "") || t("ourClinic", null, lang);
+  }
+
+  /** [hours, the language they are written in] for the offline notice. */
+  function clinicHours(lang) {
+    var own = attr("clinic-hours-" + lang, "");
+    return own ? [own, lang] : [attr("clinic-hours", ""), pageLang];
+  }
+
+  function titleText(lang) {
+    return textAttr("title", lang) || t("title", { clinic: clinicName(lang) }, lang);
+  }
+
+  function launcherText(lang) {
+    return textAttr("launcher-label", lang) || t("launcher", null, lang);
+  }
+
+  function greetingText(lang) {
+    return textAttr("greeting", lang) || t("greeting", null, lang);
+  }
+
+  function suggestionList(lang) {
+    return splitList(textAttr("suggestions", lang) || t("suggestions", null, lang));
+  }
+
+  /** The interface text `key` in `lang` (default: the widget's language), {name}s filled in. */
+  function t(key, vars, lang) {
+    var table = STRINGS[lang || uiLang] || STRINGS.en;
+    var text = Object.prototype.hasOwnProperty.call(table, key) ? table[key] : STRINGS.en[key];
+    if (typeof text !== "string" || !vars) return text;
+    return text.replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : whole;
+    });
+  }
+
+  function capitalize(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
 
   function parseServer(raw) {
     if (!raw) return null;
@@ -234,7 +475,8 @@
     return digits.replace(/\D/g, "").length >= 3 ? "tel:" + digits : null;
   }
 
-  function link(href, text, extraClass) {
+  /** A safe link; web links get a hidden "(opens in a new tab)" in `lang`. */
+  function link(href, text, extraClass, lang) {
     var safe = safeHref(href);
     if (!safe) return document.createTextNode(text);
     var a = document.createElement("a");
@@ -246,7 +488,7 @@
       a.target = "_blank";
       var hint = document.createElement("span");
       hint.className = "kaid-sr";
-      hint.textContent = " (opens in a new tab)";
+      hint.textContent = t("newTab", null, lang);
       a.appendChild(hint);
     }
     return a;
@@ -273,8 +515,8 @@
     return telHref(match);
   }
 
-  /** Appends text with URLs and phone numbers turned into safe links. */
-  function appendRichText(parent, text) {
+  /** Appends text (in `lang`) with URLs and phone numbers turned into safe links. */
+  function appendRichText(parent, text, lang) {
     LINK_RE.lastIndex = 0;
     var last = 0;
     var m;
@@ -286,7 +528,7 @@
       }
       if (!match) { LINK_RE.lastIndex = m.index + 1; continue; }
       parent.appendChild(document.createTextNode(text.slice(last, m.index)));
-      parent.appendChild(link(hrefForMatch(match), match));
+      parent.appendChild(link(hrefForMatch(match), match, null, lang));
       last = m.index + match.length;
       LINK_RE.lastIndex = last;
     }
@@ -311,8 +553,45 @@
     return t.indexOf("988") !== -1 && t.indexOf("911") !== -1 && t.indexOf("1-800-222-1222") !== -1;
   }
 
-  function isSpanish(text) {
-    return /\b(llama|llame|gracias|ayuda)\b/i.test(text) && !/988lifeline/i.test(text);
+  // ---------------------------------------------------------------- language of a text
+  /*
+   * Which language a reply (or the visitor's message) is written in, so its
+   * bubble gets the right lang attribute and the widget follows the
+   * conversation. A tiny heuristic, enough for the bot's fixed texts: Spanish
+   * marks (an inverted ? or !, n with tilde, accented vowels inside a word,
+   * -cion endings) and common function words of each language are counted;
+   * the larger count wins, a tie (short or neutral text: "OK", "Spravato")
+   * says nothing (null) and the widget's language is used instead.
+   * tests/browser/test_widget_unit.py checks it against every reviewed reply
+   * and decision-aid text in both languages: none is read wrongly.
+   */
+  var WORDS = {
+    es: ("el la los las un una unos unas y o que de del al en con por para sin es son est\u00e1 " +
+      "est\u00e1n est\u00e1s hay puede pueden puedes tu tus su sus te se le les lo nos usted muy " +
+      "m\u00e1s pero tambi\u00e9n si s\u00ed esto eso este esta ese esa otro otra c\u00f3mo " +
+      "qu\u00e9 cu\u00e1l frente cu\u00e1ndo d\u00f3nde hola gracias ayuda llama llame ketamina " +
+      "tratamiento cl\u00ednica m\u00e9dico").split(" "),
+    en: ("the an and or of to in on at for with from about by is are was were be it its you your " +
+      "my this that these those what which how when where who can could would should will have " +
+      "has do does not yes please call ketamine treatment clinic").split(" "),
+  };
+  var WORD_SETS = { es: {}, en: {} };
+  ["es", "en"].forEach(function (lang) {
+    WORDS[lang].forEach(function (w) { WORD_SETS[lang][w] = true; });
+  });
+
+  /** "es", "en", or null when the text does not show its language. */
+  function textLanguage(text) {
+    if (typeof text !== "string" || !text) return null;
+    var lower = text.toLowerCase().replace(/\bhttps?:\/\/\S+|\b\S+\.(?:org|com|gov)\S*/g, " ");
+    var es = (lower.match(/[\u00bf\u00a1\u00f1]|[\u00e1\u00e9\u00ed\u00f3\u00fa](?=\w)|ci(?:\u00f3n|ones)\b/g) || []).length;
+    var en = 0;
+    (lower.match(/[a-z\u00e1\u00e9\u00ed\u00f3\u00fa\u00fc\u00f1]+/g) || []).forEach(function (w) {
+      if (WORD_SETS.es[w]) es++;
+      if (WORD_SETS.en[w]) en++;
+    });
+    if (es === en) return null;
+    return es > en ? "es" : "en";
   }
 
   // ---------------------------------------------------------------- server replies
@@ -377,14 +656,11 @@
     };
   }
 
-  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-    "September", "October", "November", "December"];
-
-  /** "2026-11-27" -> "November 27, 2026" (any other text is shown as it is). */
-  function humanDate(iso) {
+  /** "2026-11-27" -> "November 27, 2026" / "27 de noviembre de 2026" (other text as it is). */
+  function humanDate(iso, lang) {
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
     if (!m || +m[2] < 1 || +m[2] > 12) return iso;
-    return MONTHS[+m[2] - 1] + " " + (+m[3]) + ", " + m[1];
+    return t("date", { month: t("months", null, lang)[+m[2] - 1], day: +m[3], year: m[1] }, lang);
   }
 
   function cleanReply(item) {
@@ -403,7 +679,8 @@
       msg.copyable = true;
     } else if (custom && custom.type === "question" && isFinite(custom.step) && isFinite(custom.steps) &&
                +custom.steps > 1) {
-      msg.step = "Question " + Math.floor(+custom.step) + " of " + Math.floor(+custom.steps);
+      // Numbers, not words: "Question 2 of 5" is written in the reply's language when drawn.
+      msg.step = { step: Math.floor(+custom.step), steps: Math.floor(+custom.steps) };
     }
     return msg.text || msg.buttons || msg.table || msg.copyable || msg.step || msg.crisis ? msg : null;
   }
@@ -461,6 +738,8 @@
 
   // ---------------------------------------------------------------- build UI
   var state = loadState();
+  // The interface language: the visitor's (kept with the conversation), else the page's.
+  var uiLang = normLang(state.lang) || pageLang;
   var busy = false;
   var lastFailed = null;
 
@@ -490,7 +769,8 @@
     type: "button", "aria-expanded": "false", "aria-controls": "kaid-panel",
   });
   launcher.appendChild(svgIcon("chat"));
-  launcher.appendChild(el("span", "kaid-launcher-text", config.launcherLabel));
+  var launcherLabel = el("span", "kaid-launcher-text");
+  launcher.appendChild(launcherLabel);
 
   var panel = setAttrs(el("section", "kaid-panel"), {
     id: "kaid-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "kaid-title",
@@ -498,26 +778,40 @@
   });
   panel.hidden = true;
 
-  // Header: title and close on the first row; "automated" note, expand and
-  // start over on the second.
+  // Header: title and close on the first row; "automated" note, the EN/ES
+  // switch, expand and start over on the second. Every text is set by
+  // applyStrings(), again whenever the language changes.
   var header = el("div", "kaid-header");
   var headTop = el("div", "kaid-header-row");
-  var title = setAttrs(el("h2", "kaid-title", config.title), { id: "kaid-title" });
-  var closeBtn = setAttrs(el("button", "kaid-hbtn kaid-close"), {
-    type: "button", "aria-label": "Close chat",
-  });
+  var title = setAttrs(el("h2", "kaid-title"), { id: "kaid-title" });
+  var closeBtn = setAttrs(el("button", "kaid-hbtn kaid-close"), { type: "button" });
   closeBtn.appendChild(svgIcon("close"));
   headTop.appendChild(title);
   headTop.appendChild(closeBtn);
   var headBottom = el("div", "kaid-header-row kaid-header-row2");
-  headBottom.appendChild(el("p", "kaid-subtitle", "Automated assistant · not medical advice"));
+  var subtitle = el("p", "kaid-subtitle");
+  headBottom.appendChild(subtitle);
   var headActions = el("div", "kaid-header-actions");
-  var expandBtn = setAttrs(el("button", "kaid-hbtn kaid-expand", "Expand"), {
-    type: "button", "aria-pressed": "false", title: "Make the chat window bigger",
+  // The language switch: one button per language, the current one pressed.
+  // Each shows its code (EN / ES) and is named in its own language
+  // ("English", "Espa\u00f1ol"), so it is found whichever language is on.
+  var langSwitch = setAttrs(el("div", "kaid-lang"), { role: "group" });
+  var langButtons = {};
+  Object.keys(STRINGS).forEach(function (lang) {
+    var btn = setAttrs(el("button", "kaid-hbtn kaid-lang-btn"), {
+      type: "button", lang: lang, "data-kaid-lang": lang,
+    });
+    btn.appendChild(setAttrs(el("span", null, lang.toUpperCase()), { "aria-hidden": "true" }));
+    btn.appendChild(el("span", "kaid-sr", STRINGS[lang].languageName));
+    btn.addEventListener("click", function () { chooseLanguage(lang); });
+    langButtons[lang] = btn;
+    langSwitch.appendChild(btn);
   });
-  var restartBtn = setAttrs(el("button", "kaid-hbtn kaid-restart", "Start over"), {
-    type: "button", title: "Clear this conversation and start a new one",
+  var expandBtn = setAttrs(el("button", "kaid-hbtn kaid-expand"), {
+    type: "button", "aria-pressed": "false",
   });
+  var restartBtn = setAttrs(el("button", "kaid-hbtn kaid-restart"), { type: "button" });
+  headActions.appendChild(langSwitch);
   headActions.appendChild(expandBtn);
   headActions.appendChild(restartBtn);
   headBottom.appendChild(headActions);
@@ -525,50 +819,24 @@
   header.appendChild(headBottom);
 
   // Permanent crisis line under the header.
-  var crisisBar = setAttrs(el("div", "kaid-crisis-bar"), { role: "note", "aria-label": "Crisis help" });
-  crisisBar.appendChild(el("span", "kaid-crisis-bar-text", "In crisis? Call or text 988"));
-  var crisisLinks = el("span", "kaid-crisis-bar-links");
-  crisisLinks.appendChild(link("tel:988", "Call 988", "kaid-crisis-link"));
-  crisisLinks.appendChild(link("sms:988", "Text 988", "kaid-crisis-link"));
-  crisisBar.appendChild(crisisLinks);
+  var crisisBar = setAttrs(el("div", "kaid-crisis-bar"), { role: "note" });
 
   // Conversation log.
-  var log = setAttrs(el("div", "kaid-log"), {
-    role: "region", "aria-label": "Conversation", tabindex: "0",
-  });
+  var log = setAttrs(el("div", "kaid-log"), { role: "region", tabindex: "0" });
   var disclaimer = setAttrs(el("div", "kaid-disclaimer"), { id: "kaid-disclaimer" });
-  disclaimer.appendChild(el("strong", "kaid-disclaimer-title", "Before you start"));
-  disclaimer.appendChild(el("p", null,
-    "This is an automated assistant, not a person. It shares general, educational " +
-    "information. It is not medical advice. For questions about your own health, talk " +
-    "with your clinician."));
-  var disclaimerCrisis = el("p", null, "This chat is not for emergencies. In crisis? Call or text 988 (");
-  disclaimerCrisis.appendChild(link("tel:988", "call"));
-  disclaimerCrisis.appendChild(document.createTextNode(", "));
-  disclaimerCrisis.appendChild(link("sms:988", "text"));
-  disclaimerCrisis.appendChild(document.createTextNode("). In an emergency, call 911."));
-  disclaimer.appendChild(disclaimerCrisis);
-  var days = config.retentionDays === 1 ? "1 day" : config.retentionDays + " days";
-  disclaimer.appendChild(el("p", "kaid-privacy",
-    config.clinicName.charAt(0).toUpperCase() + config.clinicName.slice(1) + " keeps this chat " +
-    "(what you type and the answers) on its server for " + days + ". Then it is deleted. " +
-    "Please do not type your name or other personal details. " +
-    "To delete the chat now, use \u201cDelete this conversation\u201d at the bottom."));
   var messages = el("div", "kaid-messages");
   log.appendChild(disclaimer);
   log.appendChild(messages);
 
   // Composer.
   var form = setAttrs(el("form", "kaid-form"), { novalidate: "" });
-  var inputLabel = setAttrs(el("label", "kaid-sr", "Type your question"), { "for": "kaid-input" });
+  var inputLabel = setAttrs(el("label", "kaid-sr"), { "for": "kaid-input" });
   var input = setAttrs(el("textarea", "kaid-input"), {
     id: "kaid-input", rows: "1", maxlength: String(INPUT_MAX), autocomplete: "off",
-    placeholder: "Type your question…", "aria-describedby": "kaid-input-hint",
+    "aria-describedby": "kaid-input-hint",
   });
-  var inputHint = setAttrs(el("span", "kaid-sr",
-    "Press Enter to send, Shift and Enter for a new line. Press Escape to close the chat."),
-  { id: "kaid-input-hint" });
-  var sendBtn = setAttrs(el("button", "kaid-send", "Send"), { type: "submit" });
+  var inputHint = setAttrs(el("span", "kaid-sr"), { id: "kaid-input-hint" });
+  var sendBtn = setAttrs(el("button", "kaid-send"), { type: "submit" });
   form.appendChild(inputLabel);
   form.appendChild(input);
   form.appendChild(inputHint);
@@ -576,10 +844,56 @@
 
   // Deleting: always in reach under the message box.
   var footer = el("div", "kaid-footer");
-  var deleteBtn = setAttrs(el("button", "kaid-delete", "Delete this conversation"), {
-    type: "button", title: "Delete this conversation from this device and from the clinic's server",
-  });
+  var deleteBtn = setAttrs(el("button", "kaid-delete"), { type: "button" });
   footer.appendChild(deleteBtn);
+
+  /** Puts every interface text in the widget's language (on start and on a switch). */
+  function applyStrings() {
+    root.setAttribute("lang", uiLang);
+    launcherLabel.textContent = launcherText(uiLang);
+    title.textContent = titleText(uiLang);
+    closeBtn.setAttribute("aria-label", t("close"));
+    subtitle.textContent = t("subtitle");
+    langSwitch.setAttribute("aria-label", t("languageGroup"));
+    Object.keys(langButtons).forEach(function (lang) {
+      langButtons[lang].setAttribute("aria-pressed", lang === uiLang ? "true" : "false");
+    });
+    var expanded = root.classList.contains("kaid-is-expanded");
+    expandBtn.textContent = expanded ? t("shrink") : t("expand");
+    expandBtn.setAttribute("title", t("expandTitle"));
+    restartBtn.textContent = t("restart");
+    restartBtn.setAttribute("title", t("restartTitle"));
+
+    crisisBar.setAttribute("aria-label", t("crisisHelp"));
+    crisisBar.textContent = "";
+    crisisBar.appendChild(el("span", "kaid-crisis-bar-text", t("crisisBar")));
+    var crisisLinks = el("span", "kaid-crisis-bar-links");
+    crisisLinks.appendChild(link("tel:988", t("call988"), "kaid-crisis-link"));
+    crisisLinks.appendChild(link("sms:988", t("text988"), "kaid-crisis-link"));
+    crisisBar.appendChild(crisisLinks);
+
+    log.setAttribute("aria-label", t("conversation"));
+    disclaimer.textContent = "";
+    disclaimer.appendChild(el("strong", "kaid-disclaimer-title", t("beforeYouStart")));
+    disclaimer.appendChild(el("p", null, t("disclaimer")));
+    var disclaimerCrisis = el("p", null, t("emergencyStart"));
+    disclaimerCrisis.appendChild(link("tel:988", t("emergencyCall")));
+    disclaimerCrisis.appendChild(document.createTextNode(", "));
+    disclaimerCrisis.appendChild(link("sms:988", t("emergencyText")));
+    disclaimerCrisis.appendChild(document.createTextNode(t("emergencyEnd")));
+    disclaimer.appendChild(disclaimerCrisis);
+    var days = config.retentionDays === 1 ? t("oneDay") : t("days", { n: config.retentionDays });
+    disclaimer.appendChild(el("p", "kaid-privacy", t("privacy", {
+      clinic: capitalize(clinicName(uiLang)), days: days, "delete": t("deleteButton"),
+    })));
+
+    inputLabel.textContent = t("inputLabel");
+    input.setAttribute("placeholder", t("placeholder"));
+    inputHint.textContent = t("inputHint");
+    sendBtn.textContent = t("send");
+    deleteBtn.textContent = t("deleteButton");
+    deleteBtn.setAttribute("title", t("deleteTitle"));
+  }
 
   // Screen-reader announcements (bot messages, errors).
   var live = setAttrs(el("div", "kaid-sr"), { "aria-live": "polite", role: "status", id: "kaid-live" });
@@ -594,43 +908,94 @@
   panel.appendChild(alertLive);
   root.appendChild(panel);
   root.appendChild(launcher);
+  applyStrings();
+
+  // ---------------------------------------------------------------- language
+  function setLanguage(lang) {
+    uiLang = lang;
+    applyStrings();
+  }
+
+  /** The EN/ES switch: the interface changes now, the bot's answers from the next message. */
+  function chooseLanguage(lang) {
+    lang = normLang(lang);
+    if (!lang || lang === uiLang) return;
+    state.lang = lang;
+    saveState();
+    var kind = noticeKind;
+    var top = log.scrollTop;
+    var atEnd = log.scrollHeight - top - log.clientHeight < 8;
+    setLanguage(lang);
+    renderAll();
+    showNotice(kind, true);
+    if (atEnd) scrollToEnd();
+    else log.scrollTop = top;
+    announce(t("languageChanged"), false);
+  }
+
+  /**
+   * The widget follows the conversation. Each reply gets the language its
+   * text is written in (else the whole answer's, else the widget's), and
+   * when the bot answered in the other language (the visitor wrote in
+   * Spanish on an English page, or asked "in English please") the interface
+   * switches to it, so the next message carries that language too.
+   */
+  function followConversation(replies) {
+    var texts = replies.map(function (m) {
+      return m.text || (m.table ? m.table.title + " " + m.table.intro : "");
+    });
+    var lang = textLanguage(texts.join("\n"));
+    replies.forEach(function (m, i) { m.lang = textLanguage(texts[i]) || lang || uiLang; });
+    if (!lang) return;
+    state.lang = lang;
+    if (lang !== uiLang) setLanguage(lang);
+  }
 
   // ---------------------------------------------------------------- rendering
+  // A message's own words carry its language (lang on the bubble, so screen
+  // readers pronounce them right); the labels the widget adds inside it
+  // ("Sources:", "Copy this list"...) are written in that same language. The
+  // "You said:" / "Assistant:" prefix is interface text, in the widget's.
   function bubble(role, extraClass) {
     var row = el("div", "kaid-msg kaid-" + role + (extraClass ? " " + extraClass : ""));
-    var who = el("span", "kaid-sr", role === "user" ? "You said: " : "Assistant: ");
+    var who = el("span", "kaid-sr", role === "user" ? t("youSaid") : t("assistant"));
     row.appendChild(who);
     return row;
   }
 
+  /** The language a stored message is written in (older messages: read from the text). */
+  function messageLang(msg) {
+    return normLang(msg.lang) || textLanguage(msg.text || "") ||
+      (msg.table ? textLanguage(msg.table.title + " " + msg.table.intro) : null) || uiLang;
+  }
+
   function renderUser(msg) {
     var row = bubble("user");
-    var body = el("div", "kaid-bubble");
+    var body = setAttrs(el("div", "kaid-bubble"), { lang: messageLang(msg) });
     body.appendChild(document.createTextNode(msg.text));
     row.appendChild(body);
     return row;
   }
 
-  function renderCrisis(text) {
-    var es = isSpanish(text);
+  function renderCrisis(text, lang) {
     var card = setAttrs(el("div", "kaid-crisis-card"), {
-      role: "group", "aria-label": es ? "Ayuda en crisis" : "Crisis help",
+      role: "group", "aria-label": t("crisisHelp", null, lang), lang: lang,
     });
-    card.appendChild(el("p", "kaid-crisis-heading", es ? "Hay ayuda ahora mismo" : "Help is available right now"));
+    card.appendChild(el("p", "kaid-crisis-heading", t("crisisHeading", null, lang)));
     // The actions come first, so they are on screen without scrolling.
     var actions = el("div", "kaid-crisis-actions");
-    actions.appendChild(link("tel:988", es ? "Llamar al 988" : "Call 988", "kaid-action kaid-action-primary"));
-    actions.appendChild(link("sms:988", es ? "Mensaje al 988" : "Text 988", "kaid-action kaid-action-primary"));
-    actions.appendChild(link("tel:911", es ? "Llamar al 911" : "Call 911", "kaid-action kaid-action-emergency"));
+    actions.appendChild(link("tel:988", t("call988", null, lang), "kaid-action kaid-action-primary"));
+    actions.appendChild(link("sms:988", t("text988", null, lang), "kaid-action kaid-action-primary"));
+    actions.appendChild(link("tel:911", t("call911", null, lang), "kaid-action kaid-action-emergency"));
     card.appendChild(actions);
     var body = el("div", "kaid-crisis-text");
-    appendRichText(body, text);
+    appendRichText(body, text, lang);
     card.appendChild(body);
     return card;
   }
 
-  function renderTable(table, textVersion) {
-    var wrap = el("div", "kaid-table-wrap");
+  function renderTable(table, textVersion, lang) {
+    var wrap = setAttrs(el("div", "kaid-table-wrap"), { lang: lang });
     var tableEl = setAttrs(el("table", "kaid-table"), { role: "table" });
     var width = Math.max(table.columns.length, table.rows.reduce(function (n, r) {
       return Math.max(n, r.length);
@@ -642,7 +1007,7 @@
       if (table.title) caption.appendChild(el("span", "kaid-table-title", table.title));
       if (table.intro) {
         var intro = el("span", "kaid-table-intro");
-        appendRichText(intro, table.intro);
+        appendRichText(intro, table.intro, lang);
         caption.appendChild(intro);
       }
       tableEl.appendChild(caption);
@@ -652,7 +1017,8 @@
     columns.forEach(function (c, i) {
       var th = setAttrs(el("th"), { scope: "col", role: "columnheader" });
       if (c) th.textContent = c;
-      else th.appendChild(el("span", "kaid-sr", i === 0 ? "Topic" : "Column " + (i + 1)));
+      else th.appendChild(el("span", "kaid-sr", i === 0 ? t("topic", null, lang) :
+        t("column", { n: i + 1 }, lang)));
       headRow.appendChild(th);
     });
     thead.appendChild(headRow);
@@ -664,7 +1030,7 @@
         var value = row[i] === undefined ? "" : row[i];
         if (i === 0) {
           var th = setAttrs(el("th", "kaid-row-head"), { scope: "row", role: "rowheader" });
-          appendRichText(th, value);
+          appendRichText(th, value, lang);
           tr.appendChild(th);
         } else {
           var td = setAttrs(el("td"), { role: "cell" });
@@ -675,7 +1041,7 @@
             td.appendChild(label);
           }
           var val = el("span", "kaid-cell-value");
-          appendRichText(val, value || "—");
+          appendRichText(val, value || "\u2014", lang);
           td.appendChild(val);
           tr.appendChild(td);
         }
@@ -686,33 +1052,35 @@
     wrap.appendChild(tableEl);
     table.notes.forEach(function (note) {
       var p = el("p", "kaid-table-note");
-      appendRichText(p, note);
+      appendRichText(p, note, lang);
       wrap.appendChild(p);
     });
     if (table.sources.length) {
-      wrap.appendChild(el("p", "kaid-table-meta", "Sources: " + table.sources.join("; ") + "."));
+      wrap.appendChild(el("p", "kaid-table-meta",
+        t("sources", { list: table.sources.join("; ") }, lang)));
     }
     if (table.reviewed) {
-      wrap.appendChild(el("p", "kaid-table-meta", "Last reviewed " + humanDate(table.reviewed) + "."));
+      wrap.appendChild(el("p", "kaid-table-meta",
+        t("reviewed", { date: humanDate(table.reviewed, lang) }, lang)));
     }
     if (textVersion) {
       // The same information as plain text (the bot sends both), for copying
       // or for anyone who prefers reading it that way.
       var details = el("details", "kaid-text-version");
-      details.appendChild(el("summary", null, "Show as text"));
+      details.appendChild(el("summary", null, t("showAsText", null, lang)));
       var body = el("div", "kaid-text-version-body");
-      appendRichText(body, textVersion);
+      appendRichText(body, textVersion, lang);
       details.appendChild(body);
       wrap.appendChild(details);
     }
     return wrap;
   }
 
-  function copyText(text, button) {
+  function copyText(text, button, lang) {
     function done(ok) {
-      button.textContent = ok ? "Copied" : "Select the text to copy it";
-      announce(ok ? "Copied to the clipboard." : "Copying did not work. Select the text to copy it.", false);
-      window.setTimeout(function () { button.textContent = "Copy this list"; }, 2500);
+      button.textContent = ok ? t("copied", null, lang) : t("copySelect", null, lang);
+      announce(ok ? t("copiedSaid", null, lang) : t("copyFailedSaid", null, lang), false, lang);
+      window.setTimeout(function () { button.textContent = t("copyList", null, lang); }, 2500);
     }
     if (navigator.clipboard && typeof navigator.clipboard.writeText === "function") {
       navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
@@ -731,10 +1099,15 @@
     else log.focus({ preventScroll: true });
   }
 
-  function renderButtons(buttons, onChoose) {
-    var group = setAttrs(el("div", "kaid-quick"), { role: "group", "aria-label": "Suggested replies" });
+  function renderButtons(buttons, onChoose, lang) {
+    var group = setAttrs(el("div", "kaid-quick"), {
+      role: "group", "aria-label": t("suggestedReplies"), lang: uiLang,
+    });
     buttons.forEach(function (b) {
       var btn = setAttrs(el("button", "kaid-quick-btn", b.title), { type: "button" });
+      // A button's title is the bot's text: its language, when it shows one.
+      var own = textLanguage(b.title) || lang;
+      if (own !== uiLang) btn.setAttribute("lang", own);
       btn.addEventListener("click", function (event) {
         onChoose(b);
         keepFocus(event);
@@ -744,27 +1117,33 @@
     return group;
   }
 
+  function stepText(step, lang) {
+    if (typeof step === "string") return step; // saved before steps were numbers
+    return t("question", { step: step.step, steps: step.steps }, lang);
+  }
+
   function renderBot(msg, showButtons) {
     var frag = document.createDocumentFragment();
+    var lang = messageLang(msg);
     if (msg.table) {
       // The table replaces its plain-text twin (kept under "Show as text").
       var trow = bubble("bot", "kaid-bot-table");
-      trow.appendChild(renderTable(msg.table, msg.text));
+      trow.appendChild(renderTable(msg.table, msg.text, lang));
       frag.appendChild(trow);
     } else if (msg.text) {
       if (msg.crisis || isCrisisText(msg.text)) {
         var crow = bubble("bot", "kaid-bot-crisis");
-        crow.appendChild(renderCrisis(msg.text));
+        crow.appendChild(renderCrisis(msg.text, lang));
         frag.appendChild(crow);
       } else {
         var row = bubble("bot");
-        var body = el("div", "kaid-bubble");
-        if (msg.step) body.appendChild(el("span", "kaid-step", msg.step));
-        appendRichText(body, msg.text);
+        var body = setAttrs(el("div", "kaid-bubble"), { lang: lang });
+        if (msg.step) body.appendChild(el("span", "kaid-step", stepText(msg.step, lang)));
+        appendRichText(body, msg.text, lang);
         if (msg.copyable) {
-          var copy = setAttrs(el("button", "kaid-copy", "Copy this list"), { type: "button" });
+          var copy = setAttrs(el("button", "kaid-copy", t("copyList", null, lang)), { type: "button" });
           var text = msg.text;
-          copy.addEventListener("click", function () { copyText(text, copy); });
+          copy.addEventListener("click", function () { copyText(text, copy, lang); });
           body.appendChild(copy);
         }
         row.appendChild(body);
@@ -774,7 +1153,7 @@
     if (msg.buttons && showButtons) {
       frag.appendChild(renderButtons(msg.buttons, function (b) {
         send(b.payload, b.title);
-      }));
+      }, lang));
     }
     return frag;
   }
@@ -782,14 +1161,15 @@
   function renderGreeting(showSuggestions) {
     var frag = document.createDocumentFragment();
     var row = bubble("bot", "kaid-greeting");
-    var body = el("div", "kaid-bubble");
-    appendRichText(body, config.greeting);
+    var body = setAttrs(el("div", "kaid-bubble"), { lang: uiLang });
+    appendRichText(body, greetingText(uiLang), uiLang);
     row.appendChild(body);
     frag.appendChild(row);
-    if (showSuggestions && config.suggestions.length) {
-      frag.appendChild(renderButtons(config.suggestions.map(function (s) {
+    var suggestions = suggestionList(uiLang);
+    if (showSuggestions && suggestions.length) {
+      frag.appendChild(renderButtons(suggestions.map(function (s) {
         return { title: s, payload: s };
-      }), function (b) { send(b.payload, b.title); }));
+      }), function (b) { send(b.payload, b.title); }, uiLang));
     }
     return frag;
   }
@@ -799,6 +1179,7 @@
     messages.textContent = "";
     typing = null;
     notice = null;
+    noticeKind = null;
     var lastUser = -1;
     state.messages.forEach(function (m, i) { if (m.role === "user") lastUser = i; });
     messages.appendChild(renderGreeting(state.messages.length === 0));
@@ -831,28 +1212,45 @@
     else scrollToEnd();
   }
 
-  function announce(text, assertive) {
+  /**
+   * Says something through a live region: `what` is interface text, or a list
+   * of [text, lang] parts (a reply's words keep their own language).
+   */
+  function announce(what, assertive, lang) {
     var region = assertive ? alertLive : live;
+    var parts = typeof what === "string" ? [[what, lang || uiLang]] : what;
     region.textContent = "";
-    window.setTimeout(function () { region.textContent = text; }, 60);
+    window.setTimeout(function () {
+      region.textContent = "";
+      parts.forEach(function (part, i) {
+        var span = setAttrs(el("span", null, (i ? " " : "") + part[0]), { lang: part[1] });
+        region.appendChild(span);
+      });
+    }, 60);
   }
 
   function describeForScreenReader(msgs) {
-    var parts = [];
+    var parts = [[t("assistant").trim(), uiLang]];
     var assertive = false;
     msgs.forEach(function (m) {
+      var lang = messageLang(m);
       if (m.table) {
-        if (m.table.intro) parts.push(m.table.intro);
-        parts.push("A table" + (m.table.title ? ", " + m.table.title : "") + ", with " +
-          m.table.rows.length + (m.table.rows.length === 1 ? " row" : " rows") +
-          ", is in the conversation.");
+        if (m.table.intro) parts.push([m.table.intro, lang]);
+        var rows = m.table.rows.length === 1 ? t("oneRow", null, lang) :
+          t("rows", { n: m.table.rows.length }, lang);
+        parts.push([t("tableSaid", {
+          title: m.table.title ? t("tableTitle", { title: m.table.title }, lang) : "", rows: rows,
+        }, lang), lang]);
       } else if (m.text) {
         if (m.crisis || isCrisisText(m.text)) assertive = true;
-        parts.push(m.text);
+        parts.push([m.text, lang]);
       }
-      if (m.buttons) parts.push(m.buttons.length + " suggested replies.");
+      if (m.buttons) {
+        parts.push([m.buttons.length === 1 ? t("oneSuggestion", null, lang) :
+          t("suggestionsSaid", { n: m.buttons.length }, lang), lang]);
+      }
     });
-    return { text: "Assistant: " + parts.join(" "), assertive: assertive };
+    return { parts: parts, assertive: assertive };
   }
 
   var typing = null;
@@ -864,7 +1262,7 @@
       dots.appendChild(el("span"));
       dots.appendChild(el("span"));
       typing.appendChild(dots);
-      typing.appendChild(el("span", "kaid-sr", "The assistant is typing."));
+      typing.appendChild(el("span", "kaid-sr", t("typing")));
       messages.appendChild(typing);
       log.setAttribute("aria-busy", "true");
       scrollToEnd();
@@ -875,28 +1273,43 @@
     }
   }
 
+  // The notice on show (offline, deleted...), redrawn in the new language on a switch.
   var notice = null;
+  var noticeKind = null;
   function clearNotice() {
     if (notice && notice.parentNode) notice.parentNode.removeChild(notice);
     notice = null;
+    noticeKind = null;
   }
 
-  function showOffline() {
+  function showNotice(kind, quiet) {
+    if (kind === "offline") showOffline(quiet);
+    else if (kind === "deleteFailed") showDeleteFailed(quiet);
+    else if (kind === "deleted") showDeleted(quiet);
+  }
+
+  function showOffline(quiet) {
     clearNotice();
+    noticeKind = "offline";
     notice = el("div", "kaid-notice");
-    var hoursText = config.clinicHours ? " (" + config.clinicHours + ")" : "";
-    var phoneText = config.clinicPhone ? " at " + config.clinicPhone + hoursText : "";
-    var p1 = el("p", "kaid-notice-title", "Sorry, the assistant can't be reached right now.");
+    var name = clinicName(uiLang);
+    var hours = clinicHours(uiLang);
+    var p1 = el("p", "kaid-notice-title", t("offlineTitle"));
     var p2 = el("p");
-    p2.appendChild(document.createTextNode("Please try again, or call " + config.clinicName));
+    p2.appendChild(document.createTextNode(t("offlineCall", { clinic: name })));
     if (config.clinicPhone) {
-      p2.appendChild(document.createTextNode(" at "));
+      p2.appendChild(document.createTextNode(t("offlineAt")));
       p2.appendChild(link(telHref(config.clinicPhone), config.clinicPhone));
-      if (hoursText) p2.appendChild(document.createTextNode(hoursText));
+      if (hours[0]) {
+        p2.appendChild(document.createTextNode(" ("));
+        p2.appendChild(hours[1] === uiLang ? document.createTextNode(hours[0]) :
+          setAttrs(el("span", null, hours[0]), { lang: hours[1] }));
+        p2.appendChild(document.createTextNode(")"));
+      }
     }
     p2.appendChild(document.createTextNode("."));
-    var p3 = el("p", null, "If you are in crisis, call or text 988. In an emergency, call 911.");
-    var retry = setAttrs(el("button", "kaid-retry", "Try again"), { type: "button" });
+    var p3 = el("p", null, t("offlineCrisis"));
+    var retry = setAttrs(el("button", "kaid-retry", t("retry")), { type: "button" });
     retry.addEventListener("click", function (event) {
       if (lastFailed) {
         var again = lastFailed;
@@ -911,8 +1324,11 @@
     notice.appendChild(retry);
     messages.appendChild(notice);
     scrollToEnd();
-    announce("Sorry, the assistant can't be reached right now. Please try again, or call " +
-      config.clinicName + phoneText + ". If you are in crisis, call or text 988.", true);
+    if (quiet) return;
+    var phoneText = config.clinicPhone ? t("offlinePhone", {
+      phone: config.clinicPhone, hours: hours[0] ? " (" + hours[0] + ")" : "",
+    }) : "";
+    announce(t("offlineSaid", { clinic: name, phone: phoneText }), true);
   }
 
   // ---------------------------------------------------------------- network
@@ -950,7 +1366,8 @@
   function send(payload, shown) {
     payload = String(payload || "").trim();
     if (!payload || busy) return;
-    state.messages.push({ role: "user", text: (shown || payload).slice(0, MAX_TEXT) });
+    var text = (shown || payload).slice(0, MAX_TEXT);
+    state.messages.push({ role: "user", text: text, lang: textLanguage(text) || uiLang });
     saveState();
     clearNotice();
     renderAll();
@@ -962,13 +1379,17 @@
     setBusy(true);
     renderAll();
     var sender = state.sender;
-    request({ sender: sender, message: payload }, config.timeoutMs).then(function (data) {
+    // The widget's language goes with every message: the bot answers in it
+    // when the message itself does not show its language ("OK", a button).
+    var body = { sender: sender, message: payload, metadata: { language: uiLang } };
+    request(body, config.timeoutMs).then(function (data) {
       if (!Array.isArray(data)) throw new Error("Unexpected reply");
       if (sender !== state.sender) return; // the visitor started over meanwhile
       var replies = mergeReplies(data.map(cleanReply).filter(Boolean));
       lastFailed = null;
       showTyping(false);
       setBusy(false);
+      followConversation(replies);
       var firstNew = state.messages.length;
       replies.forEach(function (m) { state.messages.push(m); });
       saveState();
@@ -976,7 +1397,7 @@
       revealFrom(firstNew);
       if (replies.length) {
         var said = describeForScreenReader(replies);
-        announce(said.text, said.assertive);
+        announce(said.parts, said.assertive);
       }
       retryPendingDeletes(); // the server is reachable again
     }).catch(function () {
@@ -1031,7 +1452,7 @@
   /** Clears the chat in the browser and starts a new conversation with a new id. */
   function resetConversation(pending) {
     state = {
-      sender: newSenderId(), messages: [], open: state.open,
+      sender: newSenderId(), messages: [], open: state.open, lang: state.lang,
       pendingDeletes: pending.slice(-MAX_PENDING_DELETES),
     };
     lastFailed = null;
@@ -1059,25 +1480,27 @@
         .then(function (ok) { if (ok) forgetPending(oldSender); });
     }
     input.focus();
-    announce("The conversation was cleared. You can start a new one.", false);
+    announce(t("cleared"), false);
   }
 
-  function showDeleteFailed() {
+  function showDeleteFailed(quiet) {
     clearNotice();
+    noticeKind = "deleteFailed";
     notice = el("div", "kaid-notice");
-    notice.appendChild(el("p", "kaid-notice-title", "Sorry, the conversation could not be deleted right now."));
-    notice.appendChild(el("p", null, "It is still on this device and on the clinic's server. Please try again."));
+    notice.appendChild(el("p", "kaid-notice-title", t("deleteFailed")));
+    notice.appendChild(el("p", null, t("deleteFailedMore")));
     messages.appendChild(notice);
     scrollToEnd();
-    announce("Sorry, the conversation could not be deleted right now. Please try again.", true);
+    if (!quiet) announce(t("deleteFailedSaid"), true);
   }
 
-  function showDeleted() {
+  function showDeleted(quiet) {
     clearNotice();
+    noticeKind = "deleted";
     notice = setAttrs(el("div", "kaid-status"), { "data-kaid-deleted": "" });
-    notice.appendChild(el("p", null, "Your conversation was deleted from this device and from the clinic's server."));
+    notice.appendChild(el("p", null, t("deleted")));
     messages.insertBefore(notice, messages.firstChild);
-    announce("Your conversation was deleted.", false);
+    if (!quiet) announce(t("deletedSaid"), false);
   }
 
   var deleting = false;
@@ -1145,7 +1568,7 @@
     var on = !root.classList.contains("kaid-is-expanded");
     root.classList.toggle("kaid-is-expanded", on);
     expandBtn.setAttribute("aria-pressed", on ? "true" : "false");
-    expandBtn.textContent = on ? "Shrink" : "Expand";
+    expandBtn.textContent = on ? t("shrink") : t("expand");
   });
   panel.addEventListener("keydown", function (e) {
     if (e.key === "Escape" || e.key === "Esc") {
@@ -1193,5 +1616,8 @@
     senderId: function () { return state.sender; },
     isCrisisText: isCrisisText,
     safeHref: safeHref,
+    language: function () { return uiLang; },
+    textLanguage: textLanguage,
+    strings: function () { return JSON.parse(JSON.stringify(STRINGS)); },
   };
 })();

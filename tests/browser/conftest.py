@@ -106,6 +106,11 @@ class Site:
         return f"{self.base}/demo/about.html"
 
     @property
+    def es(self) -> str:
+        """The sample site's Spanish page (the widget starts in Spanish: data-lang="es")."""
+        return f"{self.base}/demo/es.html"
+
+    @property
     def webhook(self) -> str:
         return f"{self.bot}/webhooks/rest/webhook"
 

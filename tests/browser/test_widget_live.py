@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 XSS = "<img src=x onerror=alert(1)>"
 CRISIS = "I want to end my life"
+CRISIS_ES = "quiero quitarme la vida"
 FAQ_KEY = "session_length"
 
 
@@ -38,9 +39,10 @@ def answer_text(name: str, language: str = "en") -> str:
     return next(a.text for a in answers() if a.name == name and a.language == language)
 
 
-def faq_question(key: str = FAQ_KEY) -> str:
-    """A training example of faq/<key> (the NLU is sure to know it)."""
-    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+def faq_question(key: str = FAQ_KEY, language: str = "en") -> str:
+    """A training example of faq/<key> (the NLU is sure to know it); Spanish: data/nlu/es."""
+    folder = ROOT / "data" / "nlu" / ("es" if language == "es" else "")
+    for path in sorted(folder.glob("*.yml")):
         for block in yaml.safe_load(path.read_text()).get("nlu") or []:
             if block.get("intent") == f"faq/{key}":
                 return block["examples"].strip().splitlines()[0].lstrip("- ").strip()
@@ -55,20 +57,20 @@ def all_text(b) -> str:
     return b.page.locator(".kaid-messages").inner_text()
 
 
-def whole_table_button() -> str:
+def whole_table_button(language: str = "en") -> str:
     from bot.decision_aid import load
 
-    return load().button_titles["whole_table"]
+    return load(language=language).button_titles["whole_table"]
 
 
-def show_comparison(b) -> None:
+def show_comparison(b, language: str = "en") -> None:
     """Asks to compare and clicks through to the full comparison table."""
-    b.say("compare my options")
+    b.say("compare my options" if language == "en" else "compara mis opciones")
     for _ in range(3):
         if b.page.locator("table.kaid-table").count():
             return
         buttons = b.page.locator(".kaid-quick-btn")
-        wanted = buttons.filter(has_text=whole_table_button())
+        wanted = buttons.filter(has_text=whole_table_button(language))
         target = wanted.first if wanted.count() else buttons.first
         before = b.bot_count()
         target.click()
@@ -229,27 +231,124 @@ def test_whole_exchange_with_the_keyboard_alone(desk):
 
 
 # ---------------------------------------------------------------- accessibility
+@pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("viewport", ["phone", "desktop"])
-def test_axe_finds_no_serious_violations(make_browser, live, viewport):
+def test_axe_finds_no_serious_violations(make_browser, live, viewport, language):
     b = make_browser(live, PHONE if viewport == "phone" else DESKTOP)
-    b.page.goto(live.demo)
+    b.page.goto(live.demo if language == "en" else live.es)
     found = {"closed": axe_violations(b.page)}
     b.launcher.click()
     found["open"] = axe_violations(b.page)
-    b.say(faq_question())
+    b.say(faq_question(language=language))
     found["faq"] = axe_violations(b.page)
-    show_comparison(b)
+    show_comparison(b, language)
     found["table"] = axe_violations(b.page)
-    b.say(CRISIS)
+    b.say(CRISIS if language == "en" else CRISIS_ES)
     found["crisis"] = axe_violations(b.page)
+    # What was checked is the widget in that language, answered in it.
+    assert b.page.locator(".kaid-root").get_attribute("lang") == language
+    assert b.page.locator(".kaid-crisis-card").get_attribute("lang") == language
+    suffix = "" if language == "en" else "-es"
     problems = {}
     for state, violations in found.items():
-        record_axe(f"live-{viewport}-{state}", violations)
+        record_axe(f"live-{viewport}-{state}{suffix}", violations)
         if serious(violations):
             problems[state] = serious(violations)
-    print(viewport, {state: summary(v) for state, v in found.items()})
+    print(viewport, language, {state: summary(v) for state, v in found.items()})
     assert not problems, problems
     b.check_clean()
+
+
+# ---------------------------------------------------------------- Spanish
+def sent_languages(b) -> list:
+    """metadata.language of every message the page posted to the bot."""
+    return [m.get("metadata", {}).get("language") for m in b.posted if m["message"] != "/restart"]
+
+
+def record_posts(b) -> None:
+    b.posted = []
+
+    def on_request(request) -> None:
+        if request.url == b.site.webhook and request.method == "POST":
+            b.posted.append(json.loads(request.post_data))
+
+    b.page.on("request", on_request)
+
+
+def test_a_whole_spanish_conversation_on_a_phone(phone):
+    """The Spanish page at 360 px: greeting, a Spanish FAQ answer, the comparison
+    table and the crisis card, all in Spanish, with Spanish lang attributes."""
+    page = phone.page
+    record_posts(phone)
+    page.goto(phone.site.es)
+    assert phone.horizontal_overflow() == 0
+    phone.launcher.click()
+    phone.panel.wait_for(state="visible")
+    root = page.locator(".kaid-root")
+    assert root.get_attribute("lang") == "es"
+    assert "¡Hola!" in page.locator(".kaid-greeting").inner_text()
+    assert "Antes de empezar" in page.locator(".kaid-disclaimer").inner_text()
+    phone.shot("live-phone-open-es")
+
+    question = faq_question(language="es")
+    phone.say(question)
+    text = all_text(phone)
+    assert answer_text(f"utter_faq/{FAQ_KEY}", "es") in text
+    assert "asistente automático" in text  # the bot's own introduction, in Spanish
+    bubbles = page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble")
+    assert set(bubbles.evaluate_all("els => els.map(e => e.lang)")) == {"es"}
+    assert page.locator(".kaid-user .kaid-bubble").last.get_attribute("lang") == "es"
+    assert phone.horizontal_overflow() == 0
+    phone.shot("live-phone-faq-es")
+
+    show_comparison(phone, "es")
+    card = page.locator(".kaid-table-wrap").last
+    assert card.get_attribute("lang") == "es"
+    assert "Fuentes:" in card.inner_text() and "Última revisión:" in card.inner_text()
+    assert card.locator("details summary").inner_text() == "Ver como texto"
+    assert card.locator("thead th[scope=col]").count() >= 3
+    assert phone.horizontal_overflow() == 0
+    card.locator("caption").scroll_into_view_if_needed()
+    phone.shot("live-phone-table-es")
+
+    phone.say(CRISIS_ES)
+    crisis = page.locator(".kaid-crisis-card")
+    assert crisis.count() == 1 and crisis.is_visible()
+    assert crisis.get_attribute("lang") == "es"
+    for href, label in (
+        ("tel:988", "Llamar al 988"),
+        ("sms:988", "Mensaje al 988"),
+        ("tel:911", "Llamar al 911"),
+    ):
+        action = crisis.locator(f"a.kaid-action[href='{href}']")
+        assert action.is_visible() and action.inner_text() == label, href
+    assert "marca 2 para español" in crisis.inner_text()
+    assert phone.horizontal_overflow() == 0
+    phone.shot("live-phone-crisis-es")
+    # Everything went to the bot saying Spanish; the interface stayed Spanish.
+    assert sent_languages(phone) and set(sent_languages(phone)) == {"es"}
+    assert root.get_attribute("lang") == "es"
+    phone.check_clean()
+
+
+def test_the_switch_makes_the_bot_answer_in_spanish(desk):
+    """On the English page, ES makes a message that shows no language ("Spravato")
+    answered in Spanish, and EN back in English."""
+    page = desk.page
+    record_posts(desk)
+    desk.open()
+    page.locator(".kaid-lang-btn[data-kaid-lang='es']").click()
+    assert page.locator(".kaid-root").get_attribute("lang") == "es"
+    desk.say("Spravato")
+    assert answer_text("utter_faq/what_is_spravato", "es") in all_text(desk)
+    last = page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").last
+    assert last.get_attribute("lang") == "es"
+    page.locator(".kaid-lang-btn[data-kaid-lang='en']").click()
+    desk.say("Spravato")
+    assert answer_text("utter_faq/what_is_spravato", "en")[:60] in last_bot_text(desk)
+    assert sent_languages(desk) == ["es", "en"]
+    assert page.locator(".kaid-root").get_attribute("lang") == "en"
+    desk.check_clean()
 
 
 # ---------------------------------------------------------------- CORS

@@ -62,7 +62,7 @@ class _Tags(HTMLParser):
         self.tags.append((tag, dict(attrs)))
 
 
-@pytest.mark.parametrize("page", ["index.html", "about.html"])
+@pytest.mark.parametrize("page", ["index.html", "about.html", "es.html"])
 def test_demo_pages_embed_with_one_tag_and_nothing_third_party(page):
     parser = _Tags()
     parser.feed((WIDGET / "demo" / page).read_text(encoding="utf-8"))
@@ -94,7 +94,7 @@ def test_the_privacy_notice_states_the_retention_the_bot_applies():
     assert re.search(rf'attr\("retention-days", "{days}"\)', CODE), (
         "widget.js's default data-retention-days must match endpoints.yml"
     )
-    for page in ("index.html", "about.html"):
+    for page in ("index.html", "about.html", "es.html"):
         text = (WIDGET / "demo" / page).read_text(encoding="utf-8")
         assert "data-retention-days" not in text or f'data-retention-days="{days}"' in text
 
@@ -177,3 +177,66 @@ def test_the_widget_offline_crisis_line_is_the_bots_own_wording():
     # text itself; it is the same sentence the bot's own error reply ends with.
     line = re.search(r"If you are in crisis.*?911\.", system_message("technical_issue")).group(0)
     assert line in CODE
+
+
+# ---- two languages -------------------------------------------------------------
+
+
+def _strings_read(code: str) -> str:
+    """widget.js's code with its string literals as the browser reads them: long
+    strings split in adjacent pieces ("..." + "...") joined, \\uXXXX escapes read."""
+    joined = re.sub(r'"\s*\+\s*"', "", code)
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), joined)
+
+
+def test_widget_js_is_plain_ascii():
+    # Spanish letters are \\u escapes, so a page served in any charset shows them right.
+    assert JS.isascii(), sorted({c for c in JS if not c.isascii()})
+
+
+def test_the_widget_offline_crisis_line_in_spanish_is_the_bots_own_wording():
+    line = re.search(r"Si estás en crisis.*?911\.", system_message("technical_issue", "es")).group(
+        0
+    )
+    assert line in _strings_read(CODE)
+
+
+def test_the_spanish_demo_page_starts_the_widget_in_spanish():
+    server, base = serve_in_thread(bot_url="http://127.0.0.1:5005")
+    try:
+        with urllib.request.urlopen(f"{base}/demo/es.html", timeout=10) as resp:
+            served = resp.read().decode("utf-8")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert '<html lang="es">' in served and "{clinic_" not in served.replace("{clinic_*}", "")
+    parser = _Tags()
+    parser.feed(served)
+    script = next(a for t, a in parser.tags if t == "script")
+    profile = clinic_profile()
+    assert script["data-lang"] == "es"
+    assert script["data-clinic-hours"] == profile["clinic_hours_es"]  # the page's language
+    assert script["data-clinic-hours-en"] == profile["clinic_hours"]
+    links = {a.get("href"): a for t, a in parser.tags if t == "a"}
+    assert links["index.html"].get("lang") == "en"  # and back to the English page
+
+
+def test_printed_embed_tag_for_a_spanish_page():
+    parser = _Tags()
+    parser.feed(embed_tag("https://bot.example-clinic.com/", lang="es"))
+    ((tag, attrs),) = parser.tags
+    profile = clinic_profile()
+    assert attrs["data-lang"] == "es"
+    assert attrs["data-clinic-hours"] == profile["clinic_hours_es"]
+    assert attrs["data-clinic-hours-en"] == profile["clinic_hours"]
+    english = dict(tags_of(embed_tag("https://bot.example-clinic.com/")))
+    assert "data-lang" not in english["script"]
+    assert english["script"]["data-clinic-hours-es"] == profile["clinic_hours_es"]
+    with pytest.raises(ValueError):
+        embed_tag("https://bot.example-clinic.com/", lang="fr")
+
+
+def tags_of(markup: str):
+    parser = _Tags()
+    parser.feed(markup)
+    return parser.tags

@@ -7,11 +7,12 @@ same behaviour is checked against the real bot in test_widget_live.py.
 
 from __future__ import annotations
 
+import re
 import urllib.request
 
 import pytest
 
-from bot.content import answers, clinic_profile, raw_responses
+from bot.content import answers, clinic_profile, raw_responses, system_message
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
@@ -53,11 +54,11 @@ TABLE = {
 }
 
 
-def decision_aid_reply(name: str):
+def decision_aid_reply(name: str, language: str = "en"):
     """One real decision-aid reply, as the REST channel sends it: text+buttons, then custom."""
     from bot.decision_aid import load
 
-    reply = dict(load().all_replies())[name]
+    reply = dict(load(language=language).all_replies())[name]
     first = {"text": reply.text}
     if reply.buttons:
         first["buttons"] = reply.buttons
@@ -542,30 +543,34 @@ def test_configured_colour_keeps_text_contrast(make_browser, mock_site):
 
 
 # ---------------------------------------------------------------- accessibility
+@pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("viewport_name", ["desktop", "phone"])
-def test_axe_no_serious_violations_in_main_states(make_browser, mock_site, viewport_name):
+def test_axe_no_serious_violations_in_main_states(make_browser, mock_site, viewport_name, language):
     viewport = DESKTOP if viewport_name == "desktop" else PHONE
     b = make_browser(mock_site, viewport)
     bot = MockBot(b.page, mock_site)
-    b.page.goto(mock_site.demo)
+    b.page.goto(mock_site.demo if language == "en" else mock_site.es)
     found = {"closed": axe_violations(b.page)}
     b.launcher.click()
     found["open"] = axe_violations(b.page)
-    bot.queue(*decision_aid_reply("table")[1])
+    bot.queue(*decision_aid_reply("table", language)[1])
     b.say("compare")
     found["table"] = axe_violations(b.page)
-    bot.queue({"text": crisis_text()})
+    bot.queue({"text": crisis_text(language)})
     b.say("crisis")
     found["crisis"] = axe_violations(b.page)
     bot.fail = True
     b.say("offline")
     found["offline"] = axe_violations(b.page)
+    # The language checked is the one shown, to the end.
+    assert b.page.locator(".kaid-root").get_attribute("lang") == language
+    suffix = "" if language == "en" else "-es"
     problems = {}
     for state, violations in found.items():
-        record_axe(f"unit-{viewport_name}-{state}", violations)
+        record_axe(f"unit-{viewport_name}-{state}{suffix}", violations)
         if serious(violations):
             problems[state] = serious(violations)
-    print({state: summary(v) for state, v in found.items()})
+    print(language, {state: summary(v) for state, v in found.items()})
     assert not problems, problems
 
 
@@ -652,3 +657,375 @@ def test_start_over_deletes_the_old_conversation_and_retries_when_offline(desk):
     desk.say("third question")
     desk.page.wait_for_timeout(300)
     assert desk.bot.deleted == [first, second]
+
+
+# ---------------------------------------------------------------- languages
+def widget_strings(b):
+    return b.page.evaluate("() => window.KetamineAidWidget.strings()")
+
+
+def interface_text(b) -> str:
+    """Every text of the widget a person sees or hears (not the bot's own words):
+    the visible and screen-reader-only text, and the labels, titles and placeholders."""
+    return b.page.evaluate(
+        """() => {
+            const root = document.querySelector('.kaid-root').cloneNode(true);
+            root.querySelectorAll('.kaid-bot:not(.kaid-greeting) .kaid-bubble > :not(.kaid-step)'
+                                  + ':not(.kaid-copy), .kaid-user .kaid-bubble, .kaid-crisis-text,'
+                                  + ' .kaid-table, .kaid-table-note, .kaid-text-version-body,'
+                                  + ' .kaid-quick-btn, .kaid-lang-btn')
+                .forEach(n => n.remove());
+            root.querySelectorAll('.kaid-bot:not(.kaid-greeting) .kaid-bubble').forEach(n => {
+                for (const c of [...n.childNodes]) if (c.nodeType === 3) c.remove();
+            });
+            const attrs = [...root.querySelectorAll('*')].flatMap(e =>
+                ['aria-label', 'title', 'placeholder'].map(a => e.getAttribute(a)).filter(Boolean));
+            return root.textContent + '\\n' + attrs.join('\\n');
+        }"""
+    )
+
+
+def fragments(strings) -> set:
+    """The literal pieces (without {placeholders}) of every interface string, 6+ letters."""
+    out = set()
+    for key, value in strings.items():
+        if key == "languageName":  # each language's own name is on the switch, in both
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            for piece in re.split(r"\{\w+\}|\|", text):
+                piece = piece.strip(" .,()")
+                if len(piece) >= 6:
+                    out.add(piece)
+    return out
+
+
+def english_left(b) -> list:
+    """English interface strings shown in a widget that should be all Spanish."""
+    shown = interface_text(b)
+    return sorted(f for f in fragments(widget_strings(b)["en"]) if f in shown)
+
+
+def test_both_languages_have_every_interface_string(desk):
+    desk.page.goto(desk.site.demo)
+    strings = widget_strings(desk)
+    assert set(strings) == {"en", "es"}
+    en, es = strings["en"], strings["es"]
+    assert sorted(en) == sorted(es), set(en) ^ set(es)
+    for key in en:
+        assert type(en[key]) is type(es[key]) and en[key] and es[key], key
+        assert en[key] != es[key], f"{key} is not translated"
+        # the same {placeholders} in both languages (in any order)
+        assert sorted(re.findall(r"\{\w+\}", str(en[key]))) == sorted(
+            re.findall(r"\{\w+\}", str(es[key]))
+        ), key
+    assert len(en["months"]) == len(es["months"]) == 12
+    assert es["crisisBar"] == "¿En crisis? Llama o envía un mensaje de texto al 988"
+    for key in ("crisisBar", "call988", "text988", "emergencyStart", "offlineCrisis"):
+        assert "988" in es[key], key
+    for key in ("call911", "emergencyEnd", "offlineCrisis"):
+        assert "911" in es[key], key
+    # "tu", never "usted": the informal verb forms of the table, not the formal ones
+    spanish = " ".join(v if isinstance(v, str) else " ".join(v) for v in es.values())
+    assert not re.search(r"\b(usted|llame|escriba|pulse|intente|su pregunta)\b", spanish, re.I)
+
+
+def reviewed_texts():
+    """Every reviewed reply and decision-aid text, with the language it is written in."""
+    from bot.decision_aid import load
+
+    texts = [(a.language, a.name, a.text) for a in answers()]
+    for language in ("en", "es"):
+        for name, reply in load(language=language).all_replies():
+            texts.append((language, name, reply.text))
+            for key in ("title", "intro"):
+                if reply.payload.get(key):
+                    texts.append((language, f"{name}:{key}", reply.payload[key]))
+            for button in reply.buttons or []:
+                texts.append((language, f"{name}:button", button["title"]))
+    return texts
+
+
+def test_every_reviewed_text_is_read_in_its_own_language(desk):
+    """The widget's tiny language check (bubble lang, following the conversation):
+    every whole reply is read right; a short label is read right or not at all."""
+    desk.page.goto(desk.site.demo)
+    texts = reviewed_texts()
+    found = desk.page.evaluate(
+        "texts => texts.map(t => window.KetamineAidWidget.textLanguage(t))",
+        [t for _, _, t in texts],
+    )
+    read = list(zip(texts, found, strict=True))
+    wrong = [(lang, name, got) for (lang, name, _), got in read if got not in (lang, None)]
+    assert not wrong, wrong
+    whole = [
+        (lang, name, got)
+        for (lang, name, _), got in read
+        if not name.endswith((":title", ":intro", ":button"))
+    ]
+    unread = [(lang, name) for lang, name, got in whole if got != lang]
+    assert not unread, unread
+    assert sum(1 for lang, _, _ in whole if lang == "es") > 150
+
+
+def test_data_lang_es_starts_the_widget_in_spanish(phone):
+    page = phone.page
+    page.goto(phone.site.es)
+    root = page.locator(".kaid-root")
+    assert root.get_attribute("lang") == "es"
+    assert phone.launcher.inner_text() == "¿Preguntas? Chatea con nosotros"
+    phone.launcher.click()
+    phone.panel.wait_for(state="visible")
+    assert (
+        page.locator(".kaid-title").inner_text()
+        == "Asistente de " + clinic_profile()["clinic_name"]
+    )
+    bar = page.locator(".kaid-crisis-bar")
+    assert "¿En crisis? Llama o envía un mensaje de texto al 988" in bar.inner_text()
+    assert bar.locator("a[href='tel:988']").inner_text() == "Llamar al 988"
+    assert bar.locator("a[href='sms:988']").inner_text() == "Mensaje al 988"
+    disclaimer = page.locator(".kaid-disclaimer").inner_text()
+    for phrase in (
+        "Antes de empezar",
+        "asistente automático",
+        "No es consejo médico",
+        "no es para emergencias",
+        "911",
+        "30 días",
+        "Borrar esta conversación",
+    ):
+        assert phrase in disclaimer, phrase
+    assert page.locator(".kaid-greeting .kaid-bubble").get_attribute("lang") == "es"
+    assert "¡Hola!" in page.locator(".kaid-greeting").inner_text()
+    assert page.locator(".kaid-quick-btn").last.inner_text() == "Comparar mis opciones"
+    assert phone.input.get_attribute("placeholder") == "Escribe tu pregunta…"
+    assert page.locator("label[for='kaid-input']").inner_text() == "Escribe tu pregunta"
+    assert page.locator(".kaid-send").inner_text() == "Enviar"
+    assert page.locator("button.kaid-delete").inner_text() == "Borrar esta conversación"
+    es_button = page.locator(".kaid-lang-btn[data-kaid-lang='es']")
+    assert es_button.get_attribute("aria-pressed") == "true"
+    assert page.locator(".kaid-lang-btn[data-kaid-lang='en']").get_attribute("aria-pressed") == (
+        "false"
+    )
+    assert page.locator(".kaid-lang").get_attribute("aria-label") == "Idioma"
+    assert english_left(phone) == []
+    assert phone.horizontal_overflow() == 0
+    phone.shot("unit-phone-open-es")
+    phone.check_clean()
+
+
+def test_the_switch_changes_the_interface_the_lang_attributes_and_the_metadata(desk):
+    page = desk.page
+    desk.bot.queue({"text": "First answer, in English."})
+    desk.open()
+    desk.say("hello")
+    assert desk.bot.received[-1]["metadata"] == {"language": "en"}
+    root = page.locator(".kaid-root")
+    assert root.get_attribute("lang") == "en"
+    assert page.locator(".kaid-crisis-bar-text").inner_text() == "In crisis? Call or text 988"
+    assert page.locator(".kaid-lang").get_attribute("aria-label") == "Language"
+    # Keyboard: Tab from the message box's side reaches the switch; Enter presses ES.
+    es_button = page.locator(".kaid-lang-btn[data-kaid-lang='es']")
+    es_button.focus()
+    assert es_button.get_attribute("aria-pressed") == "false"
+    assert es_button.evaluate("b => b.tagName") == "BUTTON"
+    assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    assert es_button.get_attribute("aria-pressed") == "true"
+    assert page.locator(".kaid-lang-btn[data-kaid-lang='en']").get_attribute("aria-pressed") == (
+        "false"
+    )
+    assert page.evaluate("() => document.activeElement.dataset.kaidLang") == "es"  # focus stays
+    assert root.get_attribute("lang") == "es"
+    assert page.locator(".kaid-crisis-bar-text").inner_text() == (
+        "¿En crisis? Llama o envía un mensaje de texto al 988"
+    )
+    assert page.locator(".kaid-restart").inner_text() == "Empezar de nuevo"
+    assert desk.input.get_attribute("placeholder") == "Escribe tu pregunta…"
+    page.wait_for_function(
+        "() => document.querySelector('#kaid-live').textContent.includes('español')"
+    )
+    # The messages keep the language they are written in.
+    assert page.locator(".kaid-user .kaid-bubble").first.get_attribute("lang") == "en"
+    assert (
+        page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").first.get_attribute("lang")
+        == "en"
+    )
+    assert page.locator(".kaid-user .kaid-sr").first.inner_text() == "Tú dijiste:"
+    assert english_left(desk) == []
+    desk.shot("unit-desktop-switched-es")
+    # The next message says the widget's language now.
+    desk.bot.queue({"text": "Respuesta de prueba (mock)."})
+    desk.say("ok")
+    assert desk.bot.received[-1]["metadata"] == {"language": "es"}
+    assert page.locator(".kaid-user .kaid-bubble").last.get_attribute("lang") == "es"
+    # The choice stays with the conversation: a reload, another page of the site.
+    page.reload()
+    assert root.get_attribute("lang") == "es"
+    page.goto(desk.site.about)
+    assert root.get_attribute("lang") == "es"
+    # Space on EN switches back.
+    en_button = page.locator(".kaid-lang-btn[data-kaid-lang='en']")
+    en_button.focus()
+    page.keyboard.press("Space")
+    assert en_button.get_attribute("aria-pressed") == "true"
+    assert root.get_attribute("lang") == "en"
+    assert page.locator(".kaid-crisis-bar-text").inner_text() == "In crisis? Call or text 988"
+    assert page.locator(".kaid-disclaimer-title").inner_text() == "Before you start"
+    desk.check_clean()
+
+
+def test_a_spanish_reply_is_marked_spanish_and_the_interface_follows(desk):
+    page = desk.page
+    spanish = next(
+        a.text for a in answers() if a.name == "utter_faq/session_length" and a.language == "es"
+    )
+    english = next(
+        a.text for a in answers() if a.name == "utter_faq/session_length" and a.language == "en"
+    )
+    desk.bot.queue({"text": spanish})
+    desk.open()
+    desk.say("¿cuánto dura una sesión?")
+    assert desk.bot.received[-1]["metadata"] == {"language": "en"}  # the page is English
+    assert page.locator(".kaid-user .kaid-bubble").last.get_attribute("lang") == "es"
+    bot_bubble = page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").nth(0)
+    assert bot_bubble.get_attribute("lang") == "es"
+    # The bot answered in Spanish: the interface follows, and says so next time.
+    assert page.locator(".kaid-root").get_attribute("lang") == "es"
+    assert page.locator(".kaid-lang-btn[data-kaid-lang='es']").get_attribute("aria-pressed") == (
+        "true"
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#kaid-live span')].some("
+        "s => s.lang === 'es' && s.textContent.length > 40)"
+    )
+    desk.bot.queue({"text": english})
+    desk.say("how long is a session?")
+    assert desk.bot.received[-1]["metadata"] == {"language": "es"}
+    assert (
+        page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").last.get_attribute("lang")
+        == "en"
+    )
+    assert page.locator(".kaid-root").get_attribute("lang") == "en"
+    # Earlier messages keep theirs.
+    assert bot_bubble.get_attribute("lang") == "es"
+    desk.check_clean()
+
+
+def test_a_spanish_table_and_tools_have_spanish_labels_on_a_phone(phone):
+    from bot.decision_aid import load
+
+    page = phone.page
+    reply, messages = decision_aid_reply("table", "es")
+    phone.bot.queue(*messages)
+    replies = dict(load(language="es").all_replies())
+    question = next(r for n, r in replies.items() if n.startswith("checklist_question:"))
+    summary = next(r for n, r in replies.items() if r.payload.get("type") == "summary")
+    phone.bot.queue(
+        {"text": question.text, "buttons": question.buttons}, {"custom": question.payload}
+    )
+    phone.bot.queue({"text": summary.text}, {"custom": summary.payload})
+    phone.page.goto(phone.site.es)
+    phone.launcher.click()
+    phone.say("compara mis opciones")
+    card = page.locator(".kaid-table-wrap")
+    assert card.get_attribute("lang") == "es"
+    text = card.inner_text()
+    assert "Fuentes:" in text and "Sources:" not in text
+    year, month, day = reply.payload["reviewed"].split("-")
+    month_name = widget_strings(phone)["es"]["months"][int(month) - 1]
+    assert f"Última revisión: {int(day)} de {month_name} de {year}." in text
+    assert card.locator("details summary").inner_text() == "Ver como texto"
+    assert (
+        page.locator("table.kaid-table caption .kaid-table-title").inner_text()
+        == (reply.payload["title"])
+    )
+    assert phone.horizontal_overflow() == 0
+    phone.shot("unit-phone-table-es")
+    phone.say("lista")
+    bubble = page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").last
+    step = question.payload["step"]
+    assert f"Pregunta {step} de {question.payload['steps']}" in bubble.inner_text()
+    assert page.locator(".kaid-quick-btn").first.inner_text() == "Sí"
+    phone.say("resumen")
+    bubble = page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").last
+    assert bubble.locator("button.kaid-copy").inner_text() == "Copiar esta lista"
+    assert english_left(phone) == []
+    phone.check_clean()
+
+
+def test_the_crisis_card_is_spanish_for_a_spanish_crisis_reply_on_an_english_page(phone):
+    phone.bot.queue(*crisis_replies("es"))
+    phone.open()
+    phone.say("quiero morir")
+    card = phone.page.locator(".kaid-crisis-card")
+    assert card.get_attribute("lang") == "es"
+    assert card.get_attribute("aria-label") == "Ayuda en crisis"
+    assert card.locator("a[href='tel:988']").inner_text() == "Llamar al 988"
+    assert card.locator("a[href='sms:988']").inner_text() == "Mensaje al 988"
+    assert card.locator("a[href='tel:911']").inner_text() == "Llamar al 911"
+    assert "Hay ayuda ahora mismo" in card.inner_text()
+    phone.page.wait_for_function(
+        "() => document.querySelector('#kaid-alert').textContent.includes('988')"
+    )
+    assert phone.page.locator("#kaid-alert span[lang='es']").count() >= 1
+    phone.check_clean()
+
+
+def test_the_offline_notice_in_spanish_and_after_a_switch(phone):
+    page = phone.page
+    phone.bot.fail = True
+    page.goto(phone.site.es)
+    phone.launcher.click()
+    phone.say("¿cuánto dura una sesión?")
+    notice = page.locator(".kaid-notice")
+    text = notice.inner_text()
+    assert "el asistente no está disponible" in text
+    assert clinic_profile()["clinic_hours_es"] in text
+    assert clinic_profile()["clinic_phone"] in text
+    # the crisis line of the bot's own Spanish error reply
+    assert (
+        re.search(r"Si estás en crisis.*?911\.", system_message("technical_issue", "es"))[0] in text
+    )
+    assert notice.locator("button.kaid-retry").inner_text() == "Intentar de nuevo"
+    page.wait_for_function(
+        "() => document.querySelector('#kaid-alert').textContent.includes('(555) 010-0199')"
+    )
+    assert english_left(phone) == []
+    phone.shot("unit-phone-offline-es")
+    # Switching shows the same notice in English, and its retry still works.
+    page.locator(".kaid-lang-btn[data-kaid-lang='en']").click()
+    text = notice.inner_text()
+    assert "can't be reached" in text and clinic_profile()["clinic_hours"] in text
+    phone.bot.fail = False
+    phone.bot.queue({"text": "A session takes about an hour (mock)."})
+    before = phone.bot_count()
+    notice.locator("button.kaid-retry").click()
+    phone.wait_reply(before)
+    assert phone.bot.received[-1] == {
+        "sender": phone.bot.received[-1]["sender"],
+        "message": "¿cuánto dura una sesión?",
+        "metadata": {"language": "en"},
+    }
+
+
+def test_start_over_and_delete_keep_the_language(desk):
+    page = desk.page
+    page.goto(desk.site.es)
+    desk.launcher.click()
+    desk.say("hola")
+    page.locator(".kaid-restart").click()
+    assert page.locator(".kaid-root").get_attribute("lang") == "es"
+    page.wait_for_function(
+        "() => document.querySelector('#kaid-live').textContent.includes('Se borró')"
+    )
+    desk.say("hola")
+    page.locator("button.kaid-delete").click()
+    page.locator("[data-kaid-deleted]").wait_for()
+    assert "Tu conversación se borró" in page.locator("[data-kaid-deleted]").inner_text()
+    assert page.locator(".kaid-root").get_attribute("lang") == "es"
+    # the control message that ends a conversation carries nothing else
+    assert {k for m in desk.bot.received if m["message"] == "/restart" for k in m} == {
+        "sender",
+        "message",
+    }
+    desk.check_clean()
