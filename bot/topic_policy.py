@@ -63,23 +63,18 @@ PERSONAL_WORDS = {
 TOOL_SLOT = "da_context"
 
 
+def _faq_choice(tracker: DialogueStateTracker) -> Optional[Text]:
+    """The FAQ key the classifier chose for the latest message, whatever its intent."""
+    selectors = tracker.latest_message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}
+    key = ((selectors.get(FAQ) or {}).get("response") or {}).get("intent_response_key") or ""
+    return key.split("/", 1)[1] if "/" in key else None
+
+
 def _faq_key(tracker: DialogueStateTracker) -> Optional[Text]:
-    """The FAQ key the classifier picked for the latest message, if its intent is faq."""
-    message = tracker.latest_message
-    if (message.intent or {}).get(INTENT_NAME_KEY) != FAQ:
+    """The FAQ answer the latest message gets, if its intent is faq."""
+    if (tracker.latest_message.intent or {}).get(INTENT_NAME_KEY) != FAQ:
         return None
-    selected = (message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(FAQ) or {}
-    key = (selected.get("response") or {}).get("intent_response_key") or ""
-    return key.split("/", 1)[1] if "/" in key else None
-
-
-def _best_faq_guess(tracker: DialogueStateTracker) -> Optional[Text]:
-    """The classifier's FAQ choice even when the intent was not faq (a short follow-up)."""
-    selected = (tracker.latest_message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(
-        FAQ
-    ) or {}
-    key = (selected.get("response") or {}).get("intent_response_key") or ""
-    return key.split("/", 1)[1] if "/" in key else None
+    return _faq_choice(tracker)
 
 
 def _impersonal_follow_up(text: Text) -> bool:
@@ -157,8 +152,7 @@ class TopicPolicy(Policy):
             target = follow_up.load().resolve(
                 text,
                 topic,
-                _faq_key(tracker)
-                or (_best_faq_guess(tracker) if intent == "nlu_fallback" else None),
+                _faq_key(tracker) or (_faq_choice(tracker) if intent == "nlu_fallback" else None),
             )
             if target and FAQ_RESPONSE_PREFIX + target not in domain.action_names_or_texts:
                 target = None
