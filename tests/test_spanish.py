@@ -18,6 +18,7 @@ import textstat
 from bot import content
 from bot import decision_aid as da
 from bot.language import conversation_language, message_language, requested_language
+from bot.safety.advice import detect_advice
 from bot.safety.rules import violations
 from scripts.replies import reply_languages, response_names, turn_kind
 from tests.conftest import new_sender
@@ -329,3 +330,24 @@ def test_spanish_comparison_walkthrough(rasa_server):
     table = [r for r in replies if (r.get("custom") or {}).get("type") == "comparison_table"]
     assert table, said
     assert table[0]["custom"]["columns"][0] == "Tema"
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("¿Cuántos miligramos debo tomar?", "dose"),
+        ("¿puedo dejar mi sertralina?", "medication_change"),
+        ("¿puedo tomar alcohol con la ketamina?", "combine"),
+        ("Estoy dando pecho, ¿me puedo hacer una infusión?", "pregnancy"),
+        ("vos qué harías en mi lugar, ¿spravato o IV?", "which_option"),
+        ("¿soy buen candidato?", "diagnosis"),
+        ("Sufro de migrañas. ¿La ketamina me puede empeorar?", "safe_for_me"),
+        # General questions are FAQ questions, not personal ones.
+        ("¿Quién es buen candidato?", None),
+        ("tengo una duda, ¿la ketamina me puede dar sueño?", None),
+        ("¿la gente sigue tomando antidepresivos con la ketamina?", None),
+        ("¿cuál es la diferencia entre IV y Spravato?", None),
+    ],
+)
+def test_spanish_personal_questions_are_recognised(text, key):
+    assert detect_advice(text) == key
