@@ -47,8 +47,10 @@ CLINIC_SLOTS = (
     "clinic_address",
     "clinic_booking_url",
     "clinic_treatments",
+    # The profile's Spanish fields, named by the Spanish texts.
+    "clinic_hours_es",
+    "clinic_treatments_es",
 )
-SPANISH_FIELDS = ("clinic_hours", "clinic_treatments")
 LANGUAGE_SLOT = "language"
 CONTEXT_SLOT = "da_context"
 COMPARE, TROUBLESHOOT = "compare", "troubleshoot"
@@ -122,18 +124,7 @@ def aid(tracker: Tracker) -> da.DecisionAid:
 
 
 def clinic(tracker: Tracker) -> Dict[str, Any]:
-    values = {name: tracker.get_slot(name) for name in CLINIC_SLOTS if tracker.get_slot(name)}
-    if tracker.get_slot(LANGUAGE_SLOT) == "es":
-        # The Spanish texts name {clinic_treatments_es} / {clinic_hours_es}; fill
-        # them from the profile's Spanish fields.
-        values.update(
-            {
-                f"{name}_es": tracker.get_slot(f"{name}_es")
-                for name in SPANISH_FIELDS
-                if tracker.get_slot(f"{name}_es")
-            }
-        )
-    return values
+    return {name: tracker.get_slot(name) for name in CLINIC_SLOTS if tracker.get_slot(name)}
 
 
 def wants_text_only(tracker: Tracker) -> bool:

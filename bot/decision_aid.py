@@ -86,6 +86,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from bot.content import clinic_profile, fill, read_yaml
+from bot.language import EN, LANGUAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "bot" / "content"
@@ -883,9 +884,6 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-LANGUAGES = ("en", "es")
-
-
 @lru_cache(maxsize=4)
 def load(content_dir: Path = CONTENT_DIR, language: str = "en") -> DecisionAid:
     """The decision aid in one language, read once per process.
@@ -897,7 +895,7 @@ def load(content_dir: Path = CONTENT_DIR, language: str = "en") -> DecisionAid:
     """
     comparison = read_yaml(content_dir / "comparison.yml")
     tools = read_yaml(content_dir / "tools.yml")
-    if language not in LANGUAGES or language == "en":
+    if language not in LANGUAGES or language == EN:
         return DecisionAid(comparison, tools)
     translated = read_yaml(content_dir / language / "comparison.yml")
     translated_tools = read_yaml(content_dir / language / "tools.yml")

@@ -36,6 +36,15 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 CRISIS_INTENT = "crisis"
 
 
+def force_intent(message: Message, name: Text) -> None:
+    """Makes ``name`` the message's intent with certainty, ahead of the classifier's ranking
+    (used by the components that overrule the classifier: safety, language requests)."""
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
+    top = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
+    message.set(INTENT, top, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
+
+
 class LinearScorer:
     """``pipeline.decision_function([text])[0]`` for one text, without scipy's overhead.
 

@@ -15,17 +15,12 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import (
-    INTENT,
-    INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
-    TEXT,
-)
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.language import requested_language
+from bot import language
+from bot.nlu_components import force_intent
 
 SWITCH_INTENT = "switch_language"
 
@@ -42,6 +37,8 @@ class LanguageRequest(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> LanguageRequest:
+        # The language detector's models load here, not on a visitor's first message.
+        language.warm_up()
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -49,13 +46,6 @@ class LanguageRequest(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            if requested_language(message.get(TEXT) or ""):
-                ranking = [
-                    r
-                    for r in message.get(INTENT_RANKING_KEY) or []
-                    if r.get(INTENT_NAME_KEY) != SWITCH_INTENT
-                ]
-                top = {INTENT_NAME_KEY: SWITCH_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-                message.set(INTENT, top, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
+            if language.requested_language(message.get(TEXT) or ""):
+                force_intent(message, SWITCH_INTENT)
         return messages

@@ -34,7 +34,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import language
+from bot.nlu_components import force_intent
 from bot.safety.advice import detect_advice
 from bot.safety.assess import CHECK, CRISIS, assess
 from bot.safety.crisis import detect
@@ -45,13 +45,6 @@ ADVICE_INTENT = "advice"
 SCORES_KEY = "safety_scores"
 SAFETY_KEY = "safety"
 CORPUS_DIR = Path(__file__).resolve().parent / "safety" / "corpus"
-
-
-def _force_intent(message: Message, name: Text) -> None:
-    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
-    top = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
-    message.set(INTENT, top, add_to_output=True)
-    message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
 
 
 def _overrule_crisis_guess(message: Message) -> None:
@@ -205,8 +198,6 @@ class SafetyOverride(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SafetyOverride:
-        # The language detector's models load here, not on a visitor's first message.
-        language.warm_up()
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -230,11 +221,11 @@ class SafetyOverride(GraphComponent):
         result = assess(text, scores, intent, pattern)
         message.set(SAFETY_KEY, result.as_dict(), add_to_output=True)
         if result.level == CRISIS:
-            _force_intent(message, CRISIS_INTENT)
+            force_intent(message, CRISIS_INTENT)
         elif result.level != CHECK and (
             detect_advice(text) is not None or (scores is not None and scores.is_advice)
         ):
-            _force_intent(message, ADVICE_INTENT)
+            force_intent(message, ADVICE_INTENT)
 
 
 __all__ = ["SafetyClassifier", "SafetyOverride", "SCORES_KEY", "SAFETY_KEY"]

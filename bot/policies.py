@@ -67,7 +67,7 @@ def _flag_carried_over(tracker: DialogueStateTracker) -> bool:
     return False
 
 
-def _turn_actions(tracker: DialogueStateTracker) -> Tuple[List[Text], List[Text], List[Text]]:
+def turn_actions(tracker: DialogueStateTracker) -> Tuple[List[Text], List[Text], List[Text]]:
     """(actions since the last user message, actions of the bot's previous turn,
     all in this session)."""
     since: List[Text] = []
@@ -86,15 +86,8 @@ def _turn_actions(tracker: DialogueStateTracker) -> Tuple[List[Text], List[Text]
     return since[::-1], previous[::-1], session
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
-class CrisisPolicy(Policy):
-    """Predicts the safety replies with certainty: crisis reply, check-in and their follow-ups."""
-
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {"priority": 10}
+class RulesInCodePolicy(Policy):
+    """A policy whose decisions are written rules and content: nothing to learn."""
 
     def train(
         self,
@@ -102,11 +95,27 @@ class CrisisPolicy(Policy):
         domain: Domain,
         **kwargs: Any,
     ) -> Resource:
-        # Nothing to learn: the decisions are rules. Persist an empty resource
-        # so Rasa can load the policy like any other.
+        # Persist an empty resource so Rasa can load the policy like any other.
         with self._model_storage.write_to(self._resource):
             pass
         return self._resource
+
+    def certain(self, domain: Domain, action: Text, **kwargs: Any) -> PolicyPrediction:
+        """A prediction of ``action`` with confidence 1.0 (kwargs: events, ...)."""
+        probabilities = self._default_predictions(domain)
+        probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities, **kwargs)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
+)
+class CrisisPolicy(RulesInCodePolicy):
+    """Predicts the safety replies with certainty: crisis reply, check-in and their follow-ups."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"priority": 10}
 
     def predict_action_probabilities(
         self,
@@ -118,7 +127,7 @@ class CrisisPolicy(Policy):
         result = assess_latest(tracker)
         if result is None:
             return self._prediction(self._default_predictions(domain))
-        done, previous, session = _turn_actions(tracker)
+        done, previous, session = turn_actions(tracker)
         # The conversation's language (bot/language.py): a clear message sets it,
         # an unclear one ("ok", a button's "/affirm") keeps it. These events
         # apply whichever policy wins, before the reply is chosen.
@@ -145,10 +154,10 @@ class CrisisPolicy(Policy):
         if todo:
             action = todo[0]
             if action in (CRISIS_RESPONSE, CHECK_IN_RESPONSE):
-                # The slots pick the language and emergency variants of the reply.
+                # The slot picks the emergency variant of the reply (the
+                # language slot, set above, its language).
                 kind = EMERGENCY if result.kind == EMERGENCY else None
                 events += [
-                    SlotSet("crisis_language", reply_language),
                     SlotSet("crisis_kind", kind),
                     SlotSet(RISK_FLAG_SLOT, True),
                 ]
@@ -157,8 +166,6 @@ class CrisisPolicy(Policy):
         else:
             action = ACTION_LISTEN_NAME
 
-        probabilities = self._default_predictions(domain)
-        probabilities[domain.index_for_action(action)] = 1.0
         # is_no_user_prediction lets this prediction compete with (and, by
         # priority, beat) RulePolicy's "continue the active form" prediction.
-        return self._prediction(probabilities, events=events, is_no_user_prediction=True)
+        return self.certain(domain, action, events=events, is_no_user_prediction=True)

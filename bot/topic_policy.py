@@ -13,20 +13,19 @@ CrisisPolicy and the rules keep every other turn.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Optional, Text
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
 from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
-from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot import follow_up
+from bot.policies import RulesInCodePolicy, turn_actions
 from bot.safety.advice import detect_advice
 
 TOPIC_SLOT = "faq_topic"
@@ -88,34 +87,16 @@ def _impersonal_follow_up(text: Text) -> bool:
     )
 
 
-def _actions_since_user(tracker: DialogueStateTracker) -> List[Text]:
-    done: List[Text] = []
-    for event in reversed(tracker.applied_events()):
-        if isinstance(event, UserUttered):
-            break
-        if isinstance(event, ActionExecuted) and event.action_name:
-            done.append(event.action_name)
-    return done[::-1]
-
-
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
-class TopicPolicy(Policy):
+class TopicPolicy(RulesInCodePolicy):
     """Answers follow-ups within the current FAQ topic; remembers the topic."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # Above RulePolicy (6), below CrisisPolicy (10).
         return {"priority": 8}
-
-    def train(
-        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        # Nothing to learn: the table is content. Persist an empty resource.
-        with self._model_storage.write_to(self._resource):
-            pass
-        return self._resource
 
     def predict_action_probabilities(
         self,
@@ -125,12 +106,12 @@ class TopicPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         nothing = self._default_predictions(domain)
-        done = _actions_since_user(tracker)
+        done = turn_actions(tracker)[0]
         if done != [ACTION_LISTEN_NAME] and done:
             # Later in the turn: after our own answer (the rules' FAQ answers are
             # logged as "utter_faq", ours as "utter_faq/<key>"), listen.
             if done[-1].startswith(FAQ_RESPONSE_PREFIX):
-                return self._certain(domain, ACTION_LISTEN_NAME)
+                return self.certain(domain, ACTION_LISTEN_NAME)
             return self._prediction(nothing)
         if not tracker.latest_message or not (tracker.latest_message.text or ""):
             return self._prediction(nothing)
@@ -161,11 +142,4 @@ class TopicPolicy(Policy):
         events = [SlotSet(TOPIC_SLOT, new_topic)] if new_topic != topic else []
         if not target:
             return self._prediction(nothing, events=events)
-        probabilities = list(nothing)
-        probabilities[domain.index_for_action(FAQ_RESPONSE_PREFIX + target)] = 1.0
-        return self._prediction(probabilities, events=events)
-
-    def _certain(self, domain: Domain, action: Text) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
-        probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities)
+        return self.certain(domain, FAQ_RESPONSE_PREFIX + target, events=events)

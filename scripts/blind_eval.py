@@ -30,10 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.replies import emergency_first, turn_kind  # noqa: E402
-from scripts.servers import ActionServer, RasaServer, free_port  # noqa: E402
-
-# Many messages from one address in a short time: the rate limits are off here.
-NO_LIMITS = {"rate_limits": {"per_sender": "off", "per_address": "off"}}
+from scripts.servers import NO_LIMITS, ActionServer, RasaServer, free_port  # noqa: E402
 
 # Situations: the turns sent before the message under test.
 SITUATIONS: Dict[str, List[str]] = {

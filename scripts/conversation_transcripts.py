@@ -22,9 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.servers import ActionServer, RasaServer  # noqa: E402
-
-NO_LIMITS = {"rate_limits": {"per_sender": "off", "per_address": "off"}}
+from scripts.servers import NO_LIMITS, ActionServer, RasaServer  # noqa: E402
 
 
 def _reply(message: dict) -> dict:

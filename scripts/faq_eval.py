@@ -27,10 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.replies import reply_languages, response_names, turn_kind  # noqa: E402
-from scripts.servers import ActionServer, RasaServer  # noqa: E402
-
-# Many messages from one address in a short time: the rate limits are off here.
-NO_LIMITS = {"rate_limits": {"per_sender": "off", "per_address": "off"}}
+from scripts.servers import NO_LIMITS, ActionServer, RasaServer  # noqa: E402
 
 DECISION_AID = "DECISION_AID"
 AID_PAYLOADS = {"comparison_table", "menu", "summary", "question"}

@@ -32,6 +32,11 @@ MODEL = Path(os.environ.get("BOT_MODEL") or ROOT / "models" / "ketamine-aid.tar.
 CHANNEL = "bot.channels.SafeRestInput"
 
 
+# Channel settings for the blind-set runners: many messages from one address in
+# a short time, so the rate limits are off.
+NO_LIMITS = {"rate_limits": {"per_sender": "off", "per_address": "off"}}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -190,7 +190,7 @@ def test_the_same_crisis_reply_every_time(language, kind):
     from rasa.core.nlg.generator import ResponseVariationFilter
 
     fitting = ResponseVariationFilter({"utter_crisis": CRISIS_VARIANTS}).responses_for_utter_action(
-        "utter_crisis", "rest", {"crisis_language": language, "crisis_kind": kind}
+        "utter_crisis", "rest", {"language": language, "crisis_kind": kind}
     )
     assert len(fitting) == 1
     text = fitting[0]["text"]
