@@ -293,6 +293,7 @@ def compare(
 ) -> List[EventType]:
     """Shows the view the person asked for and remembers it for follow-ups."""
     content = aid(tracker)
+    text = user_text(tracker)
     in_context = tracker.get_slot(CONTEXT_SLOT) == COMPARE
     focus = (
         content.valid(tracker.get_slot("da_options") or [], content.option_ids)
@@ -306,7 +307,13 @@ def compare(
         # "show all" while the troubleshooting tool is on screen: all its rows.
         return troubleshoot(dispatcher, tracker, da.ALL)
     if intent == da.INTENT_DIMENSION and not dimensions and not options:
-        intent = da.INTENT_NEXT  # "one topic at a time": start (or go on) with the topics
+        # "one topic at a time": start (or go on) with the topics. A question
+        # about an aspect no row names ("which feels less bad?") gets the whole
+        # table instead of the first row.
+        asked = looks_like_question(text) and view in (None, "menu", "table")
+        intent = da.INTENT_TABLE if asked else da.INTENT_NEXT
+    if intent == da.INTENT_TABLE and dimensions and not content.wants_whole_table(text):
+        intent = None  # "which is safest?" read as "the table": the rows that answer it
     if intent == da.INTENT_TABLE:
         shown = options if len(options) >= 2 else everything
         reply, view = content.table(shown, clinic=clinic(tracker)), "table"
@@ -326,8 +333,8 @@ def compare(
         shown = content.valid(shown, content.option_ids)
         reply = content.table(shown, dimensions, clinic(tracker))
         view = dimensions[0] if len(dimensions) == 1 else "table"
-    elif len(options) >= 2:
-        shown = options
+    elif len(options) >= 2 or content.wants_whole_table(text):
+        shown = options if len(options) >= 2 else everything
         reply, view = content.table(shown, clinic=clinic(tracker)), "table"
     elif len(options) == 1:
         option = options[0]
@@ -355,6 +362,18 @@ def compare(
     ]
 
 
+def answer_within_comparison(
+    dispatcher: CollectingDispatcher, tracker: Tracker, key: Text, options: List[Text]
+) -> List[EventType]:
+    """A comparison question that an FAQ answer covers best ("which is strongest?"):
+    that answer, with the comparison still open for the next question."""
+    dispatcher.utter_message(response=f"utter_{FAQ_INTENT}/{key}")
+    events = leave_open_form(tracker) + [SlotSet(CONTEXT_SLOT, COMPARE)]
+    if options:
+        events.append(SlotSet("da_options", list(options)))
+    return events
+
+
 class ActionDaCompare(Action):
     """Start or continue the comparison: menu, whole table, two options, one topic."""
 
@@ -369,9 +388,11 @@ class ActionDaCompare(Action):
         options = content.valid(
             entity_values(tracker, "option"), content.option_ids
         ) or content.find_options(text)
-        dimensions = content.valid(
-            entity_values(tracker, "dimension"), content.dimension_ids
-        ) or content.find_dimensions(text)
+        named = content.valid(entity_values(tracker, "dimension"), content.dimension_ids)
+        answer = None if named else content.question_faq(text)
+        if answer:
+            return answer_within_comparison(dispatcher, tracker, answer, options)
+        dimensions = named or content.find_dimensions(text)
         return compare(dispatcher, tracker, options, dimensions, intent_of(tracker))
 
 
@@ -405,7 +426,13 @@ class ActionDaFollowup(Action):
 
         if context == COMPARE:
             options = content.find_options(text)
-            dimensions = content.find_dimensions(text)
+            # A question no row names counts only when it compares ("which is
+            # safest?"); "is an infusion safe?" is an FAQ question.
+            compares = content.compares(text)
+            answer = content.question_faq(text) if compares else None
+            if answer:
+                return answer_within_comparison(dispatcher, tracker, answer, options)
+            dimensions = content.find_dimensions(text, questions=compares)
             faq_dimension = content.dimension_for_faq(key)
             if not dimensions and faq_dimension:
                 dimensions = [faq_dimension]

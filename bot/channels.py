@@ -69,9 +69,11 @@ MAX_JSON_DEPTH = 8
 MAX_JSON_PARTS = 1_000
 MAX_METADATA_BYTES = 2_048
 MAX_METADATA_VALUE_CHARS = 200
-# Client metadata keys that are kept (every other key is dropped). The bot
-# itself reads none of them; they are stored with the message for the clinic.
-METADATA_KEYS = ("language",)
+# Client metadata keys that are kept (every other key is dropped): the page's
+# language, and whether the client already shows the intro's disclaimer itself
+# (the widget does, above the conversation).
+DISCLAIMER_SHOWN = "disclaimer_shown"
+METADATA_KEYS = ("language", DISCLAIMER_SHOWN)
 # Defaults that a person typing, or tapping the quick replies, never reaches;
 # a script sending as fast as it can is slowed to the sustained rate.
 PER_SENDER = Rate(burst=30, per_minute=60)
@@ -487,7 +489,8 @@ class SafeRestInput(RestInput):
             # reach the action server: never leave the visitor without a reply.
             messages = [{"recipient_id": sender, "text": _technical_issue(text)}]
         first_turn = handled and await _opened_session(agent, sender, message.message_id)
-        if first_turn and messages and not _starts_with_own_intro(domain, messages):
+        shown = (metadata or {}).get(DISCLAIMER_SHOWN) is True
+        if first_turn and messages and not shown and not _starts_with_own_intro(domain, messages):
             language = conversation_language(text, None, (metadata or {}).get("language"))
             messages = [
                 {"recipient_id": sender, "text": _render(domain, "utter_intro", language)}

@@ -80,6 +80,7 @@ import datetime as _dt
 import itertools
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -109,6 +110,11 @@ INTENT_THERAPIST = "therapist_referral"
 INTENT_THERAPIST_ROLE = "therapist_role"
 
 ALL = "all"  # value / situation id meaning "every one"
+# Words of a comparative question, in both languages (accents folded).
+COMPARATIVE_WORDS = frozenset(
+    "which each compare comparison versus vs between most least more less than "
+    "cual cuales cada compara comparar comparacion entre mas menos".split()
+)
 ANSWERS = ("yes", "no", "not sure")
 
 # The dimensions offered as buttons while walking through one topic at a time.
@@ -138,13 +144,19 @@ def _button(title: str, payload: str) -> Dict[str, str]:
     return {"title": title, "payload": payload}
 
 
+def _fold(text: str) -> str:
+    """Lower case without accents: people type "mas segura" for "más segura"."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _normalise(text: str) -> str:
-    text = (text or "").lower().replace("\u2019", "'").replace("\u2018", "'")
+    text = _fold(text).replace("\u2019", "'").replace("\u2018", "'")
     return " " + re.sub(r"\s+", " ", text).strip() + " "
 
 
 def _alias_pattern(alias: str) -> re.Pattern[str]:
-    body = r"\s+".join(re.escape(part) for part in alias.lower().split())
+    body = r"\s+".join(re.escape(part) for part in _fold(alias).split())
     return re.compile(r"(?<![\w'])" + body + r"(?![\w'])")
 
 
@@ -218,6 +230,14 @@ class DecisionAid:
         self._dimension_index = _AliasIndex(
             {d["id"]: d.get("aliases", []) for d in self.dimensions}, self.dimension_ids
         )
+        self.comparison_questions: Dict[str, Dict[str, Any]] = {
+            q["id"]: q for q in comparison.get("questions") or []
+        }
+        self._question_index = _AliasIndex(
+            {q: v.get("aliases", []) for q, v in self.comparison_questions.items()},
+            list(self.comparison_questions),
+        )
+        self._table_index = _AliasIndex({ALL: comparison.get("table_aliases") or []}, [ALL])
         self._value_index = _AliasIndex(
             {
                 **{v["id"]: v.get("aliases", []) for v in self.values},
@@ -273,8 +293,39 @@ class DecisionAid:
         """The text with every option alias blanked out (what else does it say?)."""
         return self._option_index.find(text)[1]
 
-    def find_dimensions(self, text: str) -> List[str]:
-        return self._dimension_index.find(text)[0]
+    def find_dimensions(self, text: str, questions: bool = True) -> List[str]:
+        """Topics named in the text, and (with ``questions``) the topics of a
+        question no single row answers ("which is safest?" -> FDA status,
+        monitoring, cautions)."""
+        # Questions first: "how much time" is a question about time, not "how much".
+        groups, rest = self._question_index.find(text)
+        asked = set(self._dimension_index.find(rest)[0])
+        for question in groups:
+            group = self.comparison_questions[question]
+            if questions or group.get("always"):
+                asked.update(group.get("dimensions") or [])
+        return [d for d in self.dimension_ids if d in asked]
+
+    def question_faq(self, text: str) -> Optional[str]:
+        """The FAQ key that answers a comparison question best ("which is
+        strongest?" -> bioavailability), when the text names no topic itself."""
+        groups, rest = self._question_index.find(text)
+        if self._dimension_index.find(rest)[0]:
+            return None
+        for question in groups:
+            if self.comparison_questions[question].get("faq"):
+                return str(self.comparison_questions[question]["faq"])
+        return None
+
+    def compares(self, text: str) -> bool:
+        """The text compares ("which is safer?", "¿cuál es más fuerte?"), as opposed
+        to asking about one thing ("is an infusion safe?")."""
+        words = set(re.findall(r"\w+", _fold(text)))
+        return bool(words & COMPARATIVE_WORDS) or len(self.find_options(text)) >= 2
+
+    def wants_whole_table(self, text: str) -> bool:
+        """ "Compare all three", "show me a table": the whole table, not the menu."""
+        return bool(self._table_index.find(text)[0])
 
     def find_values(self, text: str) -> List[str]:
         """Values named in the text; "not sure" / "all of them" -> every value."""
@@ -899,7 +950,10 @@ def load(content_dir: Path = CONTENT_DIR, language: str = "en") -> DecisionAid:
         return DecisionAid(comparison, tools)
     translated = read_yaml(content_dir / language / "comparison.yml")
     translated_tools = read_yaml(content_dir / language / "tools.yml")
-    _add_aliases(translated, comparison, ("options", "dimensions"))
+    _add_aliases(translated, comparison, ("options", "dimensions", "questions"))
+    translated["table_aliases"] = list(
+        dict.fromkeys((translated.get("table_aliases") or []) + comparison["table_aliases"])
+    )
     _add_aliases(translated_tools.get("values") or {}, tools.get("values") or {}, ("items",))
     _add_aliases(
         translated_tools.get("troubleshooting") or {},

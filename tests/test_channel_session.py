@@ -39,7 +39,7 @@ def agent(tmp_path):
     return make_agent(tmp_path / "t.db")
 
 
-def talk(channel, agent, sender, text="how much does it cost", at=None):
+def talk(channel, agent, sender, text="how much does it cost", at=None, metadata=None):
     at = at or time.time()
 
     async def handle(message):
@@ -65,7 +65,7 @@ def talk(channel, agent, sender, text="how much does it cost", at=None):
         await store.save(tracker)
         await message.output_channel.send_text_message(message.sender_id, "ok")
 
-    replies = asyncio.run(channel._handle(agent, handle, sender, text, None))
+    replies = asyncio.run(channel._handle(agent, handle, sender, text, metadata))
     return [r.get("text", "") for r in replies]
 
 
@@ -75,6 +75,14 @@ def test_new_visitor_gets_the_intro_once(agent):
     second = talk(channel, agent, sender)
     assert INTRO in first[0] and first[-1] == "ok"
     assert second == ["ok"]
+
+
+def test_a_client_that_shows_the_disclaimer_itself_gets_no_intro(agent):
+    """The widget shows the disclaimer above the conversation (metadata
+    disclaimer_shown: true); only a literal true counts."""
+    channel = SafeRestInput()
+    assert talk(channel, agent, new_sender(), metadata={"disclaimer_shown": True}) == ["ok"]
+    assert INTRO in talk(channel, agent, new_sender(), metadata={"disclaimer_shown": "yes"})[0]
 
 
 def test_returning_after_the_session_expired_gets_the_intro_again(agent):

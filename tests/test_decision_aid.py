@@ -615,6 +615,96 @@ def test_action_followups_keep_the_context():
     assert payloads(result)[0]["column_ids"] == ["topic", "iv", "spravato"]
 
 
+@pytest.mark.parametrize(
+    "text, rows",
+    [
+        ("which is safest?", ["fda_status", "monitoring", "cautions"]),
+        ("which is more legit and which is sketchy?", ["fda_status", "monitoring", "cautions"]),
+        ("what's the catch with each one?", ["cautions"]),
+        ("which one gives the best results?", ["speed", "best_for"]),
+        ("which feels less bad?", ["what_it_is", "cautions"]),
+        ("which is cheapest", ["cost"]),
+    ],
+)
+def test_comparison_questions_no_row_names_get_the_rows_that_bear_on_them(text, rows):
+    result = run_action("action_da_compare", _tracker(text, "compare_dimension"))
+    table = payloads(result)[0]
+    assert table["row_ids"] == rows, text
+    assert table["column_ids"] == ["topic", "iv", "spravato", "compounded"]
+
+
+def test_time_each_option_takes_is_about_time_not_cost():
+    result = run_action(
+        "action_da_compare", _tracker("How much time does each one take?", "compare_dimension")
+    )
+    assert payloads(result)[0]["row_ids"] == ["what_it_is", "monitoring", "course"]
+
+
+def test_a_question_read_as_show_the_table_gets_the_rows_that_answer_it():
+    result = run_action("action_da_compare", _tracker("Which one is safest?", "show_full_table"))
+    assert payloads(result)[0]["row_ids"] == ["fda_status", "monitoring", "cautions"]
+    result = run_action("action_da_compare", _tracker("show me the whole table", "show_full_table"))
+    assert len(payloads(result)[0]["row_ids"]) == len(AID.dimension_ids)
+
+
+@pytest.mark.parametrize(
+    "text, language",
+    [("summarize please", "en"), ("can you make it simpler?", "en"), ("resúmelo", "es")],
+)
+def test_summarize_inside_the_comparison_gives_one_line_per_option(text, language):
+    context = {
+        "da_context": "compare",
+        "da_options": ["iv", "spravato"],
+        "da_view": "table",
+        "language": language,
+    }
+    result = run_action("action_da_followup", _tracker(text, "nlu_fallback", slots=context))
+    table = payloads(result)[0]
+    assert table["row_ids"] == ["what_it_is", "best_for"]
+    assert table["column_ids"] == ["topic", "iv", "spravato"]
+
+
+def test_a_comparison_question_about_an_aspect_no_one_names_gets_the_table_not_one_row():
+    result = run_action(
+        "action_da_compare", _tracker("how do they differ for me?", "compare_dimension")
+    )
+    assert payloads(result)[0]["type"] == "comparison_table"
+    assert len(payloads(result)[0]["row_ids"]) == len(AID.dimension_ids)
+
+
+def test_which_is_strongest_gets_the_absorption_answer_and_keeps_the_comparison():
+    result = run_action("action_da_compare", _tracker("which is strongest?", "compare_dimension"))
+    assert result["responses"][0]["response"] == "utter_faq/bioavailability"
+    assert slots_set(result)["da_context"] == "compare"
+    context = {"da_context": "compare", "da_options": ["iv", "spravato"], "da_view": "cost"}
+    result = run_action(
+        "action_da_followup",
+        _tracker("which one gets absorbed better?", "faq", slots=context, faq="why_iv"),
+    )
+    assert result["responses"][0]["response"] == "utter_faq/bioavailability"
+
+
+@pytest.mark.parametrize("text", ["compare all three", "can you show them side by side"])
+def test_asking_for_all_three_gets_the_whole_table_not_the_menu(text):
+    result = run_action("action_da_compare", _tracker(text, "compare_options"))
+    assert payloads(result)[0]["type"] == "comparison_table"
+    assert payloads(result)[0]["column_ids"] == ["topic", "iv", "spravato", "compounded"]
+
+
+def test_spanish_comparison_questions_and_accents_optional():
+    spanish = da.load(language="es")
+    assert spanish.find_dimensions("¿cuál es la más segura?") == spanish.find_dimensions(
+        "cual es la mas segura"
+    )
+    assert spanish.find_dimensions("cual es la mas segura") == [
+        "fda_status",
+        "monitoring",
+        "cautions",
+    ]
+    assert spanish.question_faq("¿cuál es más fuerte?") == "bioavailability"
+    assert spanish.wants_whole_table("compara las tres")
+
+
 def test_action_faq_mid_walkthrough_gets_the_faq_answer_and_leaves():
     context = {
         "da_context": "compare",

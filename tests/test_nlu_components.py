@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from bot.nlu_components import LinearScorer
+from bot.nlu_components import LinearScorer, asks_more
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,3 +77,41 @@ def test_parse_has_response_selector_shape(bot):
 
 def test_gibberish_falls_back(bot):
     assert bot.parse("qwpoeiru zmxncbv")["intent"]["name"] in {"nlu_fallback", "out_of_scope"}
+
+
+@pytest.mark.parametrize(
+    "text, more",
+    [
+        ("thanks, what was the insurance part again?", True),
+        ("hi, how much does IV ketamine cost", True),
+        ("gracias, y cuánto cuesta la consulta", True),
+        ("thanks so much, this is really helpful", False),
+        ("ok thanks", False),
+        ("Thanks, that is all I wanted to know", False),
+    ],
+)
+def test_a_question_after_small_talk_is_seen(text, more):
+    assert asks_more(text) is more
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("thanks! and how much does IV ketamine cost?", "faq/cost"),
+        ("thank you, and does insurance cover spravato?", "faq/insurance"),
+        ("gracias, ¿y cuánto cuesta la consulta?", "faq/cost"),
+    ],
+)
+def test_a_question_after_thanks_gets_its_answer_not_you_are_welcome(bot, text, key):
+    parse = bot.parse(text)
+    assert parse["intent"]["name"] == "faq", text
+    assert parse["response_selector"]["faq"]["response"]["intent_response_key"] == key
+    assert bot.parse("thank you so much")["intent"]["name"] == "thank"
+
+
+def test_a_guess_between_neighbouring_answers_is_an_honest_fallback(bot):
+    """min_confidence: the best answer must hold a fifth of the probability mass."""
+    parse = bot.parse("blorp ketamine wibble zonk")
+    assert parse["intent"]["name"] == "nlu_fallback"
+    for text in ("how much does IV ketamine cost?", "what are the side effects of spravato?"):
+        assert bot.parse(text)["intent"]["name"] == "faq", text

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.safety.advice import ADVICE_KEYS, DEFERRAL_KEYS, detect_advice
+from bot.safety.assess import CHECK, assess
 from bot.safety.crisis import CrisisResult, detect
 from bot.safety.rules import violations
 from bot.safety.text import normalise
@@ -517,6 +518,103 @@ def test_general_questions_are_not_advice():
 )
 def test_advice_keys_of_key_examples(text, key):
     assert detect_advice(text) == key
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What's the difference between an anesthetic dose and a low dose of ketamine?",
+        "What are the staff watching for after the dose?",
+        "I'm on oxycodone for my pain. In general, do they need to know all your medicines?",
+        "Do people usually stay on their antidepressants, like Lexapro 20 mg, during infusions?",
+        "Is depression after menopause one of the things ketamine is used for? I'm 61.",
+        "What counts as treatment-resistant depression?",
+    ],
+)
+def test_context_in_a_general_question_is_not_advice(text):
+    """A dose word, a medicine taken or an age told as context, in a question about
+    people in general, is an FAQ question (the weak rules of advice.yml)."""
+    assert detect_advice(text) is None
+
+
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("I'm on lithium, can I get ketamine?", "combine"),
+        ("I'm on lexapro. is that a problem?", "combine"),
+        ("how many mg is a normal spravato dose", "dose"),
+        ("I'm 70, can I do infusions?", "safe_for_me"),
+        ("Is 56 mg too much for me?", "dose"),
+        ("what dose of ketamine should I take", "dose"),
+    ],
+)
+def test_context_alone_still_makes_a_question_personal(text, key):
+    assert detect_advice(text) == key
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I updated my will and found a new home for my dog. What do you need to start infusions?",
+        "i made a playlist for my funeral lol. anyway how long is a session",
+        "can u do a same day appt, i picked a date already",
+        "Does life insurance pay out if it looks like an accident?",
+        "game over for me after this week",
+        "Hice mi testamento. ¿Cuánto sale la consulta?",
+        "¿A qué hora cierran el viernes? Ese es el día que escogí.",
+        "Me imagino mi velorio y siento alivio.",
+    ],
+)
+def test_warning_signs_ask_directly(text):
+    """Preparation told in passing: the check-in, whatever the model says."""
+    result = detect(text)
+    assert result.warning and not result.idiom, text
+    assert assess(text, None, "faq", result).level == CHECK
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my grandpa wrote his will, is ketamine covered by medicare",
+        "I picked a day for my consultation, is Tuesday ok?",
+        "My dad's funeral was last month and I want to know about treatment options.",
+    ],
+)
+def test_warning_signs_need_the_writer_s_own_preparation(text):
+    assert not detect(text).warning, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My truck died on the highway, I'm going to be late to my 2pm, is that okay?",
+        "Ope, my car battery's dead. Could I switch to a telehealth consult?",
+        "My mother-in-law would die if she knew I was doing ketamine lol. Is it confidential?",
+        "Honey, I about died when I saw y'all have free parking.",
+        "That fundraiser nearly killed me this weekend, haha.",
+        "After that celebrity overdose my wife is scared for me to start. Is there monitoring?",
+        "Can you die from an allergic reaction to ketamine? How rare is that?",
+        "jajaja me muero, la enfermera dice que estuve cantando toda la sesión",
+        "Mi hermano me va a matar si se entera que gasté tanto, jaja. ¿Tienen planes de pago?",
+        "¿Ha muerto alguien con Spravato?",
+    ],
+)
+def test_figurative_deaths_and_news_are_harmless(text):
+    result = detect(text)
+    assert not result.is_crisis and result.idiom, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can you die from taking all your lozenges at once",
+        "My roommate posted a goodbye on Instagram and now his phone is off.",
+        "She tells us every day she will drink the rat poison.",
+        "Heart pounding like 180 and I feel like I'm going to pass out",
+    ],
+)
+def test_means_goodbyes_and_emergencies_told_plainly_are_crisis(text):
+    assert detect(text).is_crisis, text
 
 
 # --------------------------------------------------------------------------- #

@@ -162,7 +162,7 @@ DATA_KEYS = {
     "reviewed",
     "clinical_review",
 }
-TRANSLATED_KEYS = {"aliases", "contrast_aliases", "all_aliases"}
+TRANSLATED_KEYS = {"aliases", "contrast_aliases", "all_aliases", "table_aliases"}
 
 
 def _mirror(en: Any, es: Any, path: str, problems: List[str]) -> None:

@@ -1381,7 +1381,12 @@
     var sender = state.sender;
     // The widget's language goes with every message: the bot answers in it
     // when the message itself does not show its language ("OK", a button).
-    var body = { sender: sender, message: payload, metadata: { language: uiLang } };
+    // The widget shows the disclaimer above the conversation: the bot need not repeat it.
+    var body = {
+      sender: sender,
+      message: payload,
+      metadata: { language: uiLang, disclaimer_shown: true },
+    };
     request(body, config.timeoutMs).then(function (data) {
       if (!Array.isArray(data)) throw new Error("Unexpected reply");
       if (sender !== state.sender) return; // the visitor started over meanwhile

@@ -47,18 +47,22 @@ DEFERRAL_KEYS = ADVICE_KEYS + ("home_use", "symptom_now")
 _RULES: Optional[RuleSet] = None
 _PRIORITY: List[str] = []
 _PERSONAL_ONLY: Set[str] = set()
+_WEAK: Set[str] = set()
 _LOCK = threading.Lock()
 
 
 def rules() -> RuleSet:
-    global _RULES, _PRIORITY, _PERSONAL_ONLY
+    global _RULES, _PRIORITY, _PERSONAL_ONLY, _WEAK
     if _RULES is None:
         with _LOCK:
             if _RULES is None:
                 with _NLP_LOCK:  # building patterns writes to the shared vocab
-                    rs = RuleSet(PATTERN_DIR / "advice.yml", [("rules", "advice")])
+                    rs = RuleSet(
+                        PATTERN_DIR / "advice.yml", [("rules", "advice"), ("general", "general")]
+                    )
                 _PRIORITY = [str(k) for k in rs.data.get("priority") or ADVICE_KEYS]
                 _PERSONAL_ONLY = {str(k) for k in rs.data.get("personal_only") or ()}
+                _WEAK = {str(k) for k in rs.data.get("weak_rules") or ()}
                 _RULES = rs
     return _RULES
 
@@ -71,7 +75,11 @@ def _detect(text: str) -> Optional[str]:
     with _NLP_LOCK:
         doc = make_doc(tokens)
         found = rs.matches(doc)
-    keys = {r.category for r, _, _ in found if r.category}
+    if any(r.kind == "general" for r, _, _ in found):
+        # A question about people in general: context alone (a dose word, "I'm 61")
+        # does not make it personal.
+        found = [m for m in found if m[0].id not in _WEAK]
+    keys = {r.category for r, _, _ in found if r.category and r.kind == "advice"}
     if keys & _PERSONAL_ONLY:
         personal = set(rs.sets.get("PERSONAL", ()))
         if not any(t.text in personal for t in tokens):

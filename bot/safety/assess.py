@@ -5,10 +5,11 @@ Three outcomes, most cautious first:
 - ``crisis``: the crisis reply. A crisis pattern matched, or the learned model
   is very sure.
 - ``check``: a short, direct check-in ("Are you thinking about ending your
-  life?") with 988 and 911 in the same message. The model is fairly sure, or
-  the message uses risk vocabulary (death, overdose, funeral, goodbye...) and
-  the bot has no normal answer for it: such a message never gets the generic
-  "not sure" reply.
+  life?") with 988 and 911 in the same message. The model is fairly sure, a
+  warning sign matched (a will just written, "the day I picked": clinicians
+  ask directly rather than wait for the words), or the message uses risk
+  vocabulary (death, overdose, funeral, goodbye...) and the bot has no normal
+  answer for it: such a message never gets the generic "not sure" reply.
 - ``none``: the normal answer.
 
 A known idiom or topical FAQ wording ("my feet are killing me", "how does
@@ -41,7 +42,7 @@ class Assessment:
     level: str  # crisis | check | none
     kind: Optional[str]  # "emergency" when 911 must come first, else the pattern category
     language: str  # en | es: which variant of the safety replies
-    source: str  # what decided: pattern | model | vocabulary | none
+    source: str  # what decided: pattern | model | warning | vocabulary | none
 
     def as_dict(self) -> dict:
         return {
@@ -90,6 +91,8 @@ def assess(
         return Assessment(CRISIS, EMERGENCY, language, "model")
     if level != NONE:
         return Assessment(level, None, language, "model")
+    if pattern.warning:
+        return Assessment(CHECK, None, language, "warning")
     if pattern.risk_vocabulary and not pattern.idiom and intent in NO_ANSWER_INTENTS:
         return Assessment(CHECK, None, language, "vocabulary")
     return Assessment(NONE, None, language, "none")

@@ -48,6 +48,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
+from bot.language import ES, message_language
 from bot.safety.text import PATTERN_DIR, Token, tokenize
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -472,6 +473,8 @@ class CrisisResult:
     # classifier's crisis guess is only trusted when this is True
     risk_vocabulary: bool = False  # the text uses risk vocabulary (death, funeral, overdose,
     # goodbye...): such a message never gets the generic fallback
+    warning: bool = False  # a warning sign matched (a will just written, "the day I picked"):
+    # not enough for the crisis reply unasked, always enough to ask directly
 
 
 NOT_CRISIS = CrisisResult(False, None, "en", False, None)
@@ -488,7 +491,12 @@ def rules() -> RuleSet:
                 with _NLP_LOCK:  # building patterns writes to the shared vocab
                     _RULES = RuleSet(
                         PATTERN_DIR / "crisis.yml",
-                        [("crisis", "crisis"), ("idioms", "idiom"), ("topical", "topical")],
+                        [
+                            ("crisis", "crisis"),
+                            ("warning_signs", "warning"),
+                            ("idioms", "idiom"),
+                            ("topical", "topical"),
+                        ],
                     )
     return _RULES
 
@@ -542,23 +550,28 @@ def _language(doc_words: List[str], langs: Set[str], rs: RuleSet) -> str:
 Match = Tuple[Rule, int, int]  # rule, start token, end token (in the Doc, sentinels included)
 
 
+GUARD_KINDS = ("idiom", "topical")
+
+
 def _apply_guards(found: List[Match]) -> Tuple[List[Match], bool]:
-    """Step 4: drop crisis matches that a guard (idiom / topical) overlaps.
+    """Step 4: drop crisis and warning-sign matches that a guard (idiom / topical) overlaps.
 
     Strong rules (explicit first-person disclosures, method questions) are
-    never dropped. Returns the crisis matches kept and whether a guard matched
-    (a known harmless use: an idiom, or topical FAQ wording).
+    never dropped. Returns the crisis and warning matches kept and whether a
+    guard matched (a known harmless use: an idiom, or topical FAQ wording).
     """
     guarded = bytearray()  # guarded[i] == 1 when token i lies inside some guard match
     for r, s, e in found:
-        if r.kind != "crisis":
+        if r.kind in GUARD_KINDS:
             if len(guarded) < e:
                 guarded.extend(b"\0" * (e - len(guarded)))
             guarded[s:e] = b"\1" * (e - s)
     kept = [
-        (r, s, e) for r, s, e in found if r.kind == "crisis" and (r.strong or 1 not in guarded[s:e])
+        (r, s, e)
+        for r, s, e in found
+        if r.kind not in GUARD_KINDS and (r.strong or 1 not in guarded[s:e])
     ]
-    harmless = any(r.kind != "crisis" for r, _, _ in found)
+    harmless = any(r.kind in GUARD_KINDS for r, _, _ in found)
     return kept, harmless
 
 
@@ -601,13 +614,22 @@ def _detect(text: str) -> CrisisResult:
         doc = make_doc(tokens)  # 2. spaCy Doc + lookup lemmas
         found = rs.matches(doc)  # 3. crisis, idiom and topical patterns
         words = [t.lower_ for t in doc]
-        risky = any(t.lower_ in rs.second_net_words or t.lemma_ in rs.second_net_words for t in doc)
+        # The lemmas are English ones: in a Spanish message "dice" is not "die"
+        # and "graves" is not "grave".
+        english = message_language(text) != ES
+        risky = any(
+            t.lower_ in rs.second_net_words or (english and t.lemma_ in rs.second_net_words)
+            for t in doc
+        )
         vocabulary = any(
-            t.lower_ in rs.risk_vocabulary or t.lemma_ in rs.risk_vocabulary for t in doc
+            t.lower_ in rs.risk_vocabulary or (english and t.lemma_ in rs.risk_vocabulary)
+            for t in doc
         )
     kept, idiom = _apply_guards(found)  # 4. guards remove harmless uses
+    warning = any(r.kind == "warning" for r, _, _ in kept)
+    kept = [m for m in kept if m[0].kind == "crisis"]
     if not kept:
-        return CrisisResult(False, None, "en", idiom, None, risky, vocabulary)
+        return CrisisResult(False, None, "en", idiom, None, risky, vocabulary, warning)
     scored = _categorise(kept, words, rs)  # 5. result
     langs = {rule.lang for _, (rule, _, _) in scored}
     language = scored[0][1][0].lang if len(langs) == 1 else _language(words, langs, rs)

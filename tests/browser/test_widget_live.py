@@ -101,8 +101,10 @@ def test_faq_question_gets_its_answer(make_browser, live, viewport):
     b.say(faq_question())
     text = all_text(b)
     assert answer_text(f"utter_faq/{FAQ_KEY}") in text
-    # The first reply of a conversation says who the bot is (REST channel intro).
-    assert "automated assistant" in text
+    # The widget's own disclaimer says who the bot is; the bot does not repeat
+    # it (metadata disclaimer_shown), as the REST channel's intro does elsewhere.
+    assert "automated assistant" in b.page.locator(".kaid-disclaimer").inner_text()
+    assert "automated assistant" not in text
     assert b.horizontal_overflow() == 0
     b.shot(f"live-{viewport}-faq")
     b.check_clean()
@@ -183,8 +185,10 @@ def test_history_survives_reload_and_pages_and_start_over_resets(desk):
     assert desk.page.locator(".kaid-disclaimer").is_visible()
     assert desk.page.evaluate("() => window.KetamineAidWidget.senderId()") != sender
     desk.say(question)
-    # A brand-new conversation on the server: the bot introduces itself again.
-    assert "automated assistant of" in all_text(desk)
+    # A brand-new conversation: the disclaimer shows again, and the bot does not
+    # repeat it.
+    assert desk.page.locator(".kaid-disclaimer").is_visible()
+    assert "automated assistant of" not in all_text(desk)
     desk.page.reload()
     assert desk.page.locator(".kaid-user .kaid-bubble").all_inner_texts() == [question]
     desk.check_clean()
@@ -294,7 +298,9 @@ def test_a_whole_spanish_conversation_on_a_phone(phone):
     phone.say(question)
     text = all_text(phone)
     assert answer_text(f"utter_faq/{FAQ_KEY}", "es") in text
-    assert "asistente automático" in text  # the bot's own introduction, in Spanish
+    # The widget's own disclaimer, in Spanish; the bot does not repeat it.
+    assert "asistente automático" in page.locator(".kaid-disclaimer").inner_text()
+    assert "asistente automático" not in text
     bubbles = page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble")
     assert set(bubbles.evaluate_all("els => els.map(e => e.lang)")) == {"es"}
     assert page.locator(".kaid-user .kaid-bubble").last.get_attribute("lang") == "es"

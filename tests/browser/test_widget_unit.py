@@ -818,7 +818,7 @@ def test_the_switch_changes_the_interface_the_lang_attributes_and_the_metadata(d
     desk.bot.queue({"text": "First answer, in English."})
     desk.open()
     desk.say("hello")
-    assert desk.bot.received[-1]["metadata"] == {"language": "en"}
+    assert desk.bot.received[-1]["metadata"] == {"language": "en", "disclaimer_shown": True}
     root = page.locator(".kaid-root")
     assert root.get_attribute("lang") == "en"
     assert page.locator(".kaid-crisis-bar-text").inner_text() == "In crisis? Call or text 988"
@@ -856,7 +856,7 @@ def test_the_switch_changes_the_interface_the_lang_attributes_and_the_metadata(d
     # The next message says the widget's language now.
     desk.bot.queue({"text": "Respuesta de prueba (mock)."})
     desk.say("ok")
-    assert desk.bot.received[-1]["metadata"] == {"language": "es"}
+    assert desk.bot.received[-1]["metadata"] == {"language": "es", "disclaimer_shown": True}
     assert page.locator(".kaid-user .kaid-bubble").last.get_attribute("lang") == "es"
     # The choice stays with the conversation: a reload, another page of the site.
     page.reload()
@@ -885,7 +885,10 @@ def test_a_spanish_reply_is_marked_spanish_and_the_interface_follows(desk):
     desk.bot.queue({"text": spanish})
     desk.open()
     desk.say("¿cuánto dura una sesión?")
-    assert desk.bot.received[-1]["metadata"] == {"language": "en"}  # the page is English
+    assert desk.bot.received[-1]["metadata"] == {
+        "language": "en",
+        "disclaimer_shown": True,
+    }  # the page is English
     assert page.locator(".kaid-user .kaid-bubble").last.get_attribute("lang") == "es"
     bot_bubble = page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").nth(0)
     assert bot_bubble.get_attribute("lang") == "es"
@@ -900,7 +903,7 @@ def test_a_spanish_reply_is_marked_spanish_and_the_interface_follows(desk):
     )
     desk.bot.queue({"text": english})
     desk.say("how long is a session?")
-    assert desk.bot.received[-1]["metadata"] == {"language": "es"}
+    assert desk.bot.received[-1]["metadata"] == {"language": "es", "disclaimer_shown": True}
     assert (
         page.locator(".kaid-bot:not(.kaid-greeting) .kaid-bubble").last.get_attribute("lang")
         == "en"
@@ -1004,7 +1007,7 @@ def test_the_offline_notice_in_spanish_and_after_a_switch(phone):
     assert phone.bot.received[-1] == {
         "sender": phone.bot.received[-1]["sender"],
         "message": "¿cuánto dura una sesión?",
-        "metadata": {"language": "en"},
+        "metadata": {"language": "en", "disclaimer_shown": True},
     }
 
 
