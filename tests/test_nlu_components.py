@@ -110,7 +110,7 @@ def test_a_question_after_thanks_gets_its_answer_not_you_are_welcome(bot, text, 
 
 
 def test_a_guess_between_neighbouring_answers_is_an_honest_fallback(bot):
-    """min_confidence: the best answer must hold a fifth of the probability mass."""
+    """min_confidence: the best FAQ answer must hold 15% of the probability mass."""
     parse = bot.parse("blorp ketamine wibble zonk")
     assert parse["intent"]["name"] == "nlu_fallback"
     for text in ("how much does IV ketamine cost?", "what are the side effects of spravato?"):

@@ -607,6 +607,59 @@ def test_figurative_deaths_and_news_are_harmless(text):
 @pytest.mark.parametrize(
     "text",
     [
+        "Ten years ago I attempted suicide. I've been stable a long time. What does it cost?",
+        "Hace quince años intenté quitarme la vida; hoy estoy estable. ¿Cuánto cuesta?",
+        "I overdosed two years ago and I'm doing fine, do you treat people with addiction history?",
+    ],
+)
+def test_a_past_attempt_told_as_over_gets_the_check_in_not_the_crisis_reply(text):
+    result = detect(text)
+    assert not result.is_crisis and result.warning, text
+
+
+def test_a_past_attempt_that_is_coming_back_is_crisis():
+    assert detect("I attempted suicide years ago and lately the thoughts are back").is_crisis
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I lost my son to an overdose two years ago. Is ketamine addictive in a clinic?",
+        "My best friend killed himself in 2019. Does ketamine help with PTSD?",
+        "Since my brother's suicide I've been in therapy. How does the first consult work?",
+        "Perdí a mi hermano por suicidio hace años. ¿La ketamina sirve para el PTSD?",
+        "Is it possible to overdose on ketamine during a clinic infusion?",
+        "Saw a TikTok saying ketamine is killing people. Is that fearmongering?",
+        "¿La ketamina causa sobredosis como los opioides?",
+        "Este papeleo del seguro me va a matar, ¿ayudan a verificar beneficios?",
+        "lol im dead, the hold music is so bad. do you take Cigna",
+        "¿Me tomo mis pastillas de la presión antes o después del Spravato?",
+    ],
+)
+def test_grief_news_and_general_questions_are_not_crisis(text):
+    assert not detect(text).is_crisis, text
+
+
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("That's when I get really close to jumping.", "suicidal"),
+        ("I've saved up about 60 of my trazodone and I know what I'm doing with them.", "suicidal"),
+        ("¿Cuál es la forma que menos duele para morirse?", "means"),
+        ("si mezclo la ketamina con guaro y mis clonazepam me duermo para siempre?", "means"),
+        ("Se le pusieron la boca y las uñas azules hace un momento", "overdose_emergency"),
+        ("Me tomé como diez troches hace un rato y todo da vueltas", "overdose_emergency"),
+        ("my roommate took all her xanax 20 min ago and shes slurring", "overdose_emergency"),
+    ],
+)
+def test_new_wordings_of_crisis_and_emergencies(text, category):
+    result = detect(text)
+    assert result.is_crisis and result.category == category, (text, result.category)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "can you die from taking all your lozenges at once",
         "My roommate posted a goodbye on Instagram and now his phone is off.",
         "She tells us every day she will drink the rat poison.",

@@ -64,6 +64,9 @@ CATEGORY_PRIORITY = (
     "third_party",
 )
 _CONVERTIBLE = {"suicidal", "self_harm"}  # become third_party when about someone else
+# Disclosures that can be told as over ("I overdosed years ago, I'm doing fine");
+# method and means questions never are.
+_RESOLVABLE = {"suicidal", "self_harm", "overdose_word", "overdose_emergency"}
 
 
 # --------------------------------------------------------------------------- #
@@ -537,6 +540,18 @@ def _long_past(words: List[str], rs: RuleSet) -> bool:
     return past and not now
 
 
+def _resolved_past(words: List[str], rs: RuleSet) -> bool:
+    """A past attempt or self-harm told as over: a past marker, a stability marker,
+    and nothing that says it is coming back."""
+    text = " " + " ".join(words) + " "
+
+    def has(name: str) -> bool:
+        return any(f" {m} " in text for m in rs.sets.get(name, ()))
+
+    past = has("PAST_MARKERS") or has("PAST_MARKERS_ES")
+    return past and has("STABLE_MARKERS") and not has("RECURRENCE_MARKERS")
+
+
 def _language(doc_words: List[str], langs: Set[str], rs: RuleSet) -> str:
     if len(langs) == 1:
         return next(iter(langs))
@@ -631,6 +646,11 @@ def _detect(text: str) -> CrisisResult:
     if not kept:
         return CrisisResult(False, None, "en", idiom, None, risky, vocabulary, warning)
     scored = _categorise(kept, words, rs)  # 5. result
+    if all((r.category or "suicidal") in _RESOLVABLE for r, _, _ in kept) and _resolved_past(
+        words, rs
+    ):
+        # "I attempted ten years ago; I've been stable since": ask, don't alarm.
+        return CrisisResult(False, None, "en", False, None, risky, vocabulary, True)
     langs = {rule.lang for _, (rule, _, _) in scored}
     language = scored[0][1][0].lang if len(langs) == 1 else _language(words, langs, rs)
     return CrisisResult(True, scored[0][0], language, False, _span(kept, tokens), True, True)
