@@ -38,7 +38,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.decision_aid import INTENT_COMPARE
 from bot.nlu_components import force_intent
 from bot.safety.advice import detect_advice
-from bot.safety.assess import CHECK, CRISIS, Assessment, assess
+from bot.safety.assess import CRISIS, assess
 from bot.safety.assess import NONE as NO_RISK
 from bot.safety.crisis import detect
 from bot.safety.risk_model import ADVICE, NONE, SafetyModel, SafetyScores, load_corpus
@@ -47,9 +47,6 @@ CRISIS_INTENT = "crisis"
 ADVICE_INTENT = "advice"
 SCORES_KEY = "safety_scores"
 SAFETY_KEY = "safety"
-# Personal questions about one's own medicines: with no crisis word in the text,
-# these beat a check-in the model only half-suspects.
-MEDICINE_QUESTIONS = frozenset({"dose", "medication_change", "combine"})
 # A request to see the options compared, in either language.
 COMPARE_REQUEST = re.compile(
     r"\b(compare|comparing|comparison|side by side|differences? between|vs\.?|versus|"
@@ -232,27 +229,17 @@ class SafetyOverride(GraphComponent):
             intent = DEFAULT_NLU_FALLBACK_INTENT_NAME
         result = assess(text, scores, intent, pattern)
         key = detect_advice(text)
-        advice = result.level != CRISIS and (
-            key is not None or (result.level != CHECK and scores is not None and scores.is_advice)
+        # A check-in always wins over a deferral: "is there a dose where you
+        # don't come back?" is a question about means, not about a dose.
+        advice = result.level == NO_RISK and (
+            key is not None or (scores is not None and scores.is_advice)
         )
-        if (
-            advice
-            and result.level == CHECK
-            and not (
-                result.source == "model" and not pattern.risk_words and key in MEDICINE_QUESTIONS
-            )
-        ):
-            advice = False
-        if advice and result.level == CHECK:
-            # A personal question the model only half-suspects ("how much should I
-            # increase my troche by myself?"), with no crisis word at all: the
-            # clinician deferral answers it; a check-in would not.
-            result = Assessment(NO_RISK, None, result.language, "advice")
         message.set(SAFETY_KEY, result.as_dict(), add_to_output=True)
-        chose_advice = advice or intent == ADVICE_INTENT
         if result.level == CRISIS:
             force_intent(message, CRISIS_INTENT)
-        elif chose_advice and key is None and COMPARE_REQUEST.search(text):
+        elif result.level != NO_RISK:
+            return  # the check-in, whatever the intent
+        elif (advice or intent == ADVICE_INTENT) and key is None and COMPARE_REQUEST.search(text):
             # "Can you compare the three for me?" asks for the comparison, which is
             # neutral by design; only a request to choose ("which should I pick?",
             # caught by the patterns) is the clinician deferral.
