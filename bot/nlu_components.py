@@ -159,7 +159,7 @@ class LexicalIntentClassifier(GraphComponent):
 
     Fallback: when the best score is lower than all but ``fallback_percentile``
     percent of training examples score when they are held out (5-fold, measured
-    at training time), or when the best answer holds less than
+    at training time), or when the best FAQ answer holds less than
     ``min_confidence`` of the probability mass (a guess between neighbours), the
     intent becomes ``nlu_fallback`` — an honest "I'm not sure" instead of a
     confident wrong answer. ``min_confidence`` was chosen on blind sets that had
@@ -177,9 +177,9 @@ class LexicalIntentClassifier(GraphComponent):
             "retrieval_intents": ["faq", "advice"],
             "C": 1.0,
             "fallback_percentile": 2.0,
-            # Below this share of the probability mass the best answer is a guess
-            # between neighbours; the honest "not sure" (with topic buttons) is
-            # better than a confident wrong answer. 0 turns it off.
+            # Below this share of the probability mass the best FAQ answer is a
+            # guess between neighbours; the honest "not sure" (with topic buttons)
+            # is better than a confident wrong answer. 0 turns it off.
             "min_confidence": 0.0,
             # Turns SVM margins into confidences in [0, 1] (softmax). Only
             # the order of the ranking is used for decisions.

@@ -729,3 +729,11 @@ def test_detector_is_fast_enough():
         f"\ncrisis detector: {per_message * 1e6:.0f} us/message (uncached, {len(texts)} messages)"
     )
     assert per_message < 0.01
+
+
+def test_a_past_attempt_with_something_present_keeps_the_crisis_reply():
+    for text in (
+        "I am suicidal right now. I attempted years ago and was stable for a while.",
+        "I attempted suicide years ago and was stable, but I want to die again",
+    ):
+        assert detect(text).is_crisis, text
