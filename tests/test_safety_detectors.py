@@ -737,3 +737,20 @@ def test_a_past_attempt_with_something_present_keeps_the_crisis_reply():
         "I attempted suicide years ago and was stable, but I want to die again",
     ):
         assert detect(text).is_crisis, text
+
+
+@pytest.mark.parametrize(
+    "text, crisis",
+    [
+        ("My tablet gave up the ghost so I'm on my phone. What should I eat before?", False),
+        ("My dad died of an overdose in 2015. I'm fine, but how addictive is ketamine?", False),
+        ("My brother died by suicide two years ago. How long has ketamine been used?", False),
+        ("Several members of my group have had suicidal thoughts. Is IV ketamine used?", False),
+        ("Con esta lista de espera me voy a morir de viejo, jaja. ¿Cómo agendo?", False),
+        ("¿Qué tan riesgosa es una sobredosis dentro de la clínica?", False),
+        ("I'm going to give up the ghost tonight, I have the pills ready", True),
+        ("my brother died by suicide last year and now I want to die too", True),
+    ],
+)
+def test_round_four_wordings(text, crisis):
+    assert detect(text).is_crisis is crisis, text
