@@ -39,6 +39,7 @@ from rasa_sdk.types import DomainDict
 
 from bot import decision_aid as da
 from bot.decision_aid import Reply
+from bot.language import QUESTION_WORDS, fold
 
 CLINIC_SLOTS = (
     "clinic_name",
@@ -58,54 +59,6 @@ VALUES_FORM, CHECKLIST_FORM = "values_form", "checklist_form"
 FAQ_INTENT = "faq"
 # Intents whose message is a question to answer, not an answer to the form.
 QUESTION_INTENTS = {"faq", "advice", "crisis"}
-QUESTION_WORDS = (
-    "what",
-    "how",
-    "why",
-    "when",
-    "where",
-    "who",
-    "which",
-    "is",
-    "are",
-    "do",
-    "does",
-    "can",
-    "could",
-    "will",
-    "would",
-    "should",
-    "tell",
-    "qué",
-    "que",
-    "cómo",
-    "como",
-    "por",
-    "cuándo",
-    "cuando",
-    "dónde",
-    "donde",
-    "quién",
-    "cuál",
-    "cual",
-    "cuánto",
-    "cuanto",
-    "cuánta",
-    "cuanta",
-    "es",
-    "son",
-    "puedo",
-    "puede",
-    "hay",
-    "dime",
-    "¿qué",
-    "¿cómo",
-    "¿cuál",
-    "¿cuánto",
-    "¿es",
-    "¿puedo",
-    "¿hay",
-)
 # Channels that only show text: `rasa shell` would print the JSON payload
 # after the plain text, and a phone line reads text aloud.
 TEXT_ONLY_CHANNELS = {"cmdline", "twilio", "twilio_voice", "audiocodes", "vonage"}
@@ -277,7 +230,7 @@ def is_elliptical(text: Text) -> bool:
 
 
 def looks_like_question(text: Text) -> bool:
-    words = text.lower().strip().split()
+    words = fold(text).strip().lstrip("¿¡").split()
     return "?" in text or bool(words and words[0] in QUESTION_WORDS)
 
 

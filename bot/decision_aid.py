@@ -80,14 +80,13 @@ import datetime as _dt
 import itertools
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from bot.content import clinic_profile, fill, read_yaml
-from bot.language import EN, LANGUAGES
+from bot.language import EN, LANGUAGES, fold
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = ROOT / "bot" / "content"
@@ -144,19 +143,13 @@ def _button(title: str, payload: str) -> Dict[str, str]:
     return {"title": title, "payload": payload}
 
 
-def _fold(text: str) -> str:
-    """Lower case without accents: people type "mas segura" for "más segura"."""
-    decomposed = unicodedata.normalize("NFKD", (text or "").lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def _normalise(text: str) -> str:
-    text = _fold(text).replace("\u2019", "'").replace("\u2018", "'")
+    text = fold(text).replace("\u2019", "'").replace("\u2018", "'")
     return " " + re.sub(r"\s+", " ", text).strip() + " "
 
 
 def _alias_pattern(alias: str) -> re.Pattern[str]:
-    body = r"\s+".join(re.escape(part) for part in _fold(alias).split())
+    body = r"\s+".join(re.escape(part) for part in fold(alias).split())
     return re.compile(r"(?<![\w'])" + body + r"(?![\w'])")
 
 
@@ -320,7 +313,7 @@ class DecisionAid:
     def compares(self, text: str) -> bool:
         """The text compares ("which is safer?", "¿cuál es más fuerte?"), as opposed
         to asking about one thing ("is an infusion safe?")."""
-        words = set(re.findall(r"\w+", _fold(text)))
+        words = set(re.findall(r"\w+", fold(text)))
         return bool(words & COMPARATIVE_WORDS) or len(self.find_options(text)) >= 2
 
     def wants_whole_table(self, text: str) -> bool:

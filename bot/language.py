@@ -11,12 +11,26 @@ button payload) are unclear: the conversation keeps the language it had.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Optional
 
 from lingua import Language, LanguageDetectorBuilder
 
 EN, ES = "en", "es"
+# Words that open a question, in both languages (accents folded, see fold()).
+QUESTION_WORDS = frozenset(
+    "what how why when where who which is are do does can could will would should tell "
+    "que como cuando donde quien cual cuanto cuanta por es son puedo puede hay dime".split()
+)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: people type "mas segura" for "más segura"."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 LANGUAGES = (EN, ES)
 
 # The function words that give a language away even in a mixed message.
@@ -95,6 +109,7 @@ def requested_language(text: str) -> Optional[str]:
     return None
 
 
+@lru_cache(maxsize=4096)  # read by the NLU, the safety detector and the policies
 def message_language(text: str) -> Optional[str]:
     """ "es" or "en" when the message shows its language, None when it is unclear."""
     text = (text or "").strip()

@@ -34,6 +34,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.language import QUESTION_WORDS, fold
+
 CRISIS_INTENT = "crisis"
 FAQ_PREFIX = "faq/"
 
@@ -124,20 +126,15 @@ class LinearScorer:
 
 # Small talk that often opens a message carrying a real question.
 SMALL_TALK = frozenset({"thank", "greet", "affirm"})
-_QUESTION_WORDS = frozenset(
-    "what how why when where who which is are do does can could will would should "
-    "que qué como cómo cuando cuándo donde dónde cual cuál cuanto cuánto cuanta cuánta "
-    "puedo puede hay es".split()
-)
 
 
 def asks_more(text: Text) -> bool:
     """A question after the small talk: "thanks, and how long is a session?"."""
     if len(re.findall(r"[^\W\d_]+", text)) < 5:
         return False
-    clauses = re.split(r"[,.;:!¡¿?]|\b(?:and|but|also|so|y|pero|tambien|también)\b", text.lower())
+    clauses = re.split(r"[,.;:!¡¿?]|\b(?:and|but|also|so|y|pero|tambien)\b", fold(text))
     starts = [c.split()[0] for c in clauses[1:] if c.split()]
-    return "?" in text or any(word in _QUESTION_WORDS for word in starts)
+    return "?" in text or any(word in QUESTION_WORDS for word in starts)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)

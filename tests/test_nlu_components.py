@@ -109,8 +109,38 @@ def test_a_question_after_thanks_gets_its_answer_not_you_are_welcome(bot, text, 
     assert bot.parse("thank you so much")["intent"]["name"] == "thank"
 
 
-def test_a_guess_between_neighbouring_answers_is_an_honest_fallback(bot):
-    """min_confidence: the best FAQ answer must hold 15% of the probability mass."""
+def _classified(labels, scores, **config):
+    """LexicalIntentClassifier._classify on given SVM scores (no training)."""
+    from types import SimpleNamespace
+
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu_components import LexicalIntentClassifier
+
+    settings = {**LexicalIntentClassifier.get_default_config(), **config}
+    classifier = LexicalIntentClassifier(
+        settings, None, None, SimpleNamespace(classes_=np.array(labels)), threshold=-10.0
+    )
+    classifier._scores = None  # the scores are given
+    message = Message(data={"text": "how long is it"})
+    classifier._classify(message, np.array(scores, dtype=float))
+    return message.get("intent")["name"]
+
+
+def test_min_confidence_turns_a_guess_between_faq_answers_into_a_fallback():
+    labels = [f"faq/{key}" for key in "abcdefghi"] + ["advice/dose"]
+    close = [0.31] + [0.30] * 8 + [-1.0]  # no answer stands out: ~12% for the best
+    assert _classified(labels, close, min_confidence=0.0) == "faq"
+    assert _classified(labels, close, min_confidence=0.15) == "nlu_fallback"
+    clear = [1.5] + [0.0] * 8 + [-1.0]
+    assert _classified(labels, clear, min_confidence=0.15) == "faq"
+    # A weak guess that the question is personal still gets the deferral.
+    weak_advice = [0.30] * 9 + [0.31]
+    assert _classified(labels, weak_advice, min_confidence=0.15) == "advice"
+
+
+def test_min_confidence_leaves_clear_questions_answered(bot):
+    """With the trained model: gibberish falls back, clear FAQ questions keep their answer."""
     parse = bot.parse("blorp ketamine wibble zonk")
     assert parse["intent"]["name"] == "nlu_fallback"
     for text in ("how much does IV ketamine cost?", "what are the side effects of spravato?"):

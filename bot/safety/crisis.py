@@ -41,14 +41,13 @@ import functools
 import logging
 import re
 import threading
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
-from bot.language import ES, message_language
+from bot.language import ES, fold, message_language
 from bot.safety.text import PATTERN_DIR, Token, tokenize
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -124,12 +123,6 @@ class PatternError(ValueError):
     pass
 
 
-def _plain(word: str) -> str:
-    """Pattern words are written the way normalised text looks: lower case, no accents."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-
-
 def _values(spec: str, sets: Dict[str, List[str]]) -> List[str]:
     out: List[str] = []
     for part in spec.split("|"):
@@ -141,7 +134,7 @@ def _values(spec: str, sets: Dict[str, List[str]]) -> List[str]:
                 raise PatternError(f"unknown set @{name}")
             out.extend(sets[name])
         else:
-            out.append(_plain(part))
+            out.append(fold(part))  # the way normalised text looks
     return out
 
 
@@ -532,24 +525,25 @@ def _is_third_party(words: List[str], start: int, end: int, rs: RuleSet, lang: s
     return False
 
 
+def _mentions(words: List[str], rs: RuleSet, *names: str) -> bool:
+    """Does the text contain a phrase of one of these marker lists (crisis.yml sets)?"""
+    text = " " + " ".join(words) + " "
+    return any(f" {m} " in text for name in names for m in rs.sets.get(name, ()))
+
+
 def _long_past(words: List[str], rs: RuleSet) -> bool:
     """True when the message talks about the past ("two years ago") and nothing says "now"."""
-    text = " " + " ".join(words) + " "
-    past = any(f" {m} " in text for m in rs.sets.get("PAST_MARKERS", ()))
-    now = any(f" {m} " in text for m in rs.sets.get("NOW_MARKERS", ()))
-    return past and not now
+    return _mentions(words, rs, "PAST_MARKERS") and not _mentions(words, rs, "NOW_MARKERS")
 
 
 def _resolved_past(words: List[str], rs: RuleSet) -> bool:
-    """A past attempt or self-harm told as over: a past marker, a stability marker,
-    and nothing that says it is coming back."""
-    text = " " + " ".join(words) + " "
-
-    def has(name: str) -> bool:
-        return any(f" {m} " in text for m in rs.sets.get(name, ()))
-
-    past = has("PAST_MARKERS") or has("PAST_MARKERS_ES")
-    return past and has("STABLE_MARKERS") and not has("RECURRENCE_MARKERS")
+    """A past attempt or overdose told as over: a past marker, a stability marker,
+    and nothing that says it is present or coming back."""
+    return (
+        _mentions(words, rs, "PAST_MARKERS", "PAST_MARKERS_ES")
+        and _mentions(words, rs, "STABLE_MARKERS")
+        and not _mentions(words, rs, "RECURRENCE_MARKERS")
+    )
 
 
 def _language(doc_words: List[str], langs: Set[str], rs: RuleSet) -> str:
