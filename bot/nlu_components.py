@@ -35,6 +35,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.language import QUESTION_WORDS, fold
+from bot.nlu_spelling import CORRECTED_TEXT
 
 CRISIS_INTENT = "crisis"
 FAQ_PREFIX = "faq/"
@@ -301,7 +302,9 @@ class LexicalIntentClassifier(GraphComponent):
         if self._model is None:
             return messages
         for message in messages:
-            text = message.get(TEXT)
+            # SpellingCorrection (earlier in the pipeline) leaves a corrected copy
+            # when it changed a word; the message's own text stays as written.
+            text = message.get(CORRECTED_TEXT) or message.get(TEXT)
             if text:
                 self._classify(message, self._scores(text))
         return messages
