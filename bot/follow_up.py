@@ -96,6 +96,18 @@ class FollowUps:
                 return target
         return None
 
+    def option_without_answer(self, text: str, topic: Optional[str]) -> Optional[str]:
+        """The option a short follow-up asks about when no answer covers that option
+        for the current, general topic ("and for Spravato?" after the success rate,
+        "no, I meant IV" after costs): the current answer is all there is."""
+        entry = self.topics.get(topic or "")
+        if not entry or entry.get("option") or not self.is_elliptical(text):
+            return None
+        kinds = self.kinds_in(text)
+        if len(kinds) != 1 or kinds[0] not in OPTION_KINDS or entry.get(kinds[0]):
+            return None
+        return kinds[0]
+
 
 @lru_cache(maxsize=2)
 def load(path: Path = FOLLOW_UPS_FILE) -> FollowUps:

@@ -5,7 +5,10 @@ whichever policy wins the turn). When the next message is a follow-up that the
 table in bot/content/follow_ups.yml resolves against that topic ("what about
 after?" after preparation), this policy predicts that answer's response
 (``utter_faq/<key>``: a domain response, so it needs no action server) and
-then listens. It abstains on anything safety-related, inside forms and inside
+then listens. Two more kinds keep the topic: an option the current, general
+answer has no separate answer for ("and the IV?": a lead-in that says so, then
+the same answer), and "what about X?" that names nothing the comparison knows
+(the FAQ answer for X, or the honest "not sure" instead of the whole table). It abstains on anything safety-related, inside forms and inside
 the comparison tool (actions/decision_aid.py resolves follow-ups there), so
 CrisisPolicy and the rules keep every other turn.
 """
@@ -24,7 +27,7 @@ from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot import follow_up
+from bot import decision_aid, follow_up
 from bot.policies import RulesInCodePolicy, turn_actions
 from bot.safety.advice import detect_advice
 
@@ -60,6 +63,16 @@ PERSONAL_WORDS = {
 }
 # The comparison tool's own slot: inside it, actions/decision_aid.py answers follow-ups.
 TOOL_SLOT = "da_context"
+# Said before the current answer again when a follow-up asks about an option
+# that no answer covers separately for this topic.
+GENERAL_FOR_OPTION = "utter_general_for_option"
+FALLBACK_RESPONSE = "utter_fallback"
+# "What about X?" reads as a comparison topic to the classifier. After an FAQ
+# answer, with no option and no comparison topic in it, it is a question about
+# X: the FAQ answer when the classifier is this sure of it (or it is the current
+# topic), otherwise the honest "not sure" rather than the whole table.
+ASPECT_INTENT = "compare_dimension"
+FAQ_FOR_ASPECT = 0.5
 
 
 def _faq_choice(tracker: DialogueStateTracker) -> Optional[Text]:
@@ -74,6 +87,17 @@ def _faq_key(tracker: DialogueStateTracker) -> Optional[Text]:
     if (tracker.latest_message.intent or {}).get(INTENT_NAME_KEY) != FAQ:
         return None
     return _faq_choice(tracker)
+
+
+def _faq_confidence(tracker: DialogueStateTracker) -> float:
+    selectors = tracker.latest_message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}
+    return float(((selectors.get(FAQ) or {}).get("response") or {}).get("confidence") or 0.0)
+
+
+def _aspect_outside_comparison(tracker: DialogueStateTracker, text: Text) -> bool:
+    """ "What about OCD?" after an FAQ answer: nothing the comparison knows is named."""
+    aid = decision_aid.load(language=tracker.get_slot("language") or "en")
+    return not aid.find_options(text) and not aid.find_dimensions(text)
 
 
 def _impersonal_follow_up(text: Text) -> bool:
@@ -109,9 +133,13 @@ class TopicPolicy(RulesInCodePolicy):
         done = turn_actions(tracker)[0]
         if done != [ACTION_LISTEN_NAME] and done:
             # Later in the turn: after our own answer (the rules' FAQ answers are
-            # logged as "utter_faq", ours as "utter_faq/<key>"), listen.
-            if done[-1].startswith(FAQ_RESPONSE_PREFIX):
+            # logged as "utter_faq", ours as "utter_faq/<key>"), listen; after
+            # our lead-in, the current answer.
+            if done[-1].startswith(FAQ_RESPONSE_PREFIX) or done[-1] == FALLBACK_RESPONSE:
                 return self.certain(domain, ACTION_LISTEN_NAME)
+            topic = tracker.get_slot(TOPIC_SLOT)
+            if done[-1] == GENERAL_FOR_OPTION and topic:
+                return self.certain(domain, FAQ_RESPONSE_PREFIX + topic)
             return self._prediction(nothing)
         if not tracker.latest_message or not (tracker.latest_message.text or ""):
             return self._prediction(nothing)
@@ -122,7 +150,7 @@ class TopicPolicy(RulesInCodePolicy):
         busy = tracker.active_loop_name or tracker.get_slot(TOOL_SLOT)
         text = tracker.latest_message.text or ""
 
-        target = None
+        target, first = None, None
         if (
             safety == "none"
             and intent != "crisis"
@@ -130,16 +158,31 @@ class TopicPolicy(RulesInCodePolicy):
             and not text.startswith("/")
             and (intent != "advice" or _impersonal_follow_up(text))
         ):
-            target = follow_up.load().resolve(
+            table = follow_up.load()
+            target = table.resolve(
                 text,
                 topic,
                 _faq_key(tracker) or (_faq_choice(tracker) if intent == "nlu_fallback" else None),
             )
+            if not target and table.option_without_answer(text, topic):
+                target, first = topic, GENERAL_FOR_OPTION
+            if (
+                not target
+                and topic
+                and intent == ASPECT_INTENT
+                and table.is_elliptical(text)
+                and _aspect_outside_comparison(tracker, text)
+            ):
+                choice = _faq_choice(tracker)
+                if choice and (choice == topic or _faq_confidence(tracker) >= FAQ_FOR_ASPECT):
+                    target = choice
+                else:
+                    return self.certain(domain, FALLBACK_RESPONSE)
             if target and FAQ_RESPONSE_PREFIX + target not in domain.action_names_or_texts:
-                target = None
+                target, first = None, None
 
         new_topic = target or _faq_key(tracker) or (topic if intent in KEEPS_TOPIC else None)
         events = [SlotSet(TOPIC_SLOT, new_topic)] if new_topic != topic else []
         if not target:
             return self._prediction(nothing, events=events)
-        return self.certain(domain, FAQ_RESPONSE_PREFIX + target, events=events)
+        return self.certain(domain, first or FAQ_RESPONSE_PREFIX + target, events=events)

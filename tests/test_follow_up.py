@@ -107,6 +107,56 @@ def test_follow_ups_keep_their_topic(rasa_server, turns, expected):
     assert len(said[-1]) == 1, said[-1]  # one answer, no fallback after it
 
 
+@pytest.mark.parametrize(
+    "topic, text, expected",
+    [
+        # A general answer, and no separate one for that option.
+        ("response_rate", "for spravato?", "spravato"),
+        ("addiction", "and the iv?", "iv"),
+        ("referral", "for spravato too?", "spravato"),
+        ("cost", "no, I meant IV", "iv"),
+        # An answer about IV: repeating it for Spravato would mislead.
+        ("how_fast", "and for the nasal spray?", None),
+        # The table has an answer for that option.
+        ("what_is_iv_ketamine", "what about spravato?", None),
+        # Not only an option: the table or the classifier decides.
+        ("response_rate", "how many sessions for spravato?", None),
+        ("addiction", "is the iv addictive when a clinic gives it to you?", None),
+    ],
+)
+def test_an_option_with_no_answer_of_its_own(topic, text, expected):
+    assert TABLE.option_without_answer(text, topic) == expected
+
+
+def test_an_option_follow_up_repeats_the_general_answer_and_says_so(rasa_server):
+    said = _conversation(rasa_server, ["Is Spravato addictive?", "and the IV?"])
+    assert response_names(said[-1]) == ["utter_general_for_option", "utter_faq/addiction"]
+
+
+def test_no_i_meant_an_option_is_not_a_plain_no(rasa_server):
+    said = _conversation(rasa_server, ["How much does Spravato cost?", "no, I meant IV"])
+    assert "utter_faq/cost" in response_names(said[-1])
+    assert "utter_deny" not in response_names(said[-1])
+
+
+@pytest.mark.parametrize(
+    "turns, allowed",
+    [
+        (
+            ["What conditions does ketamine treat?", "what about OCD?"],
+            {"utter_faq/conditions_treated"},
+        ),
+        # Nothing the comparison or the classifier is sure of: not sure, no table.
+        (["Is ketamine addictive?", "what about the weather?"], None),
+    ],
+)
+def test_what_about_after_an_answer_is_not_the_comparison_table(rasa_server, turns, allowed):
+    said = _conversation(rasa_server, turns)
+    names = response_names(said[-1])
+    assert names, said[-1]  # a domain response, not the decision aid's table
+    assert set(names) <= (allowed or {"utter_fallback"}) | {"utter_fallback"}, names
+
+
 def test_spanish_follow_up_gets_the_spanish_answer(rasa_server):
     said = _conversation(rasa_server, ["¿Cómo me preparo para una infusión?", "¿y después?"])
     assert "utter_faq/aftercare" in response_names(said[-1])
