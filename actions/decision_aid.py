@@ -261,13 +261,21 @@ def compare(
         return troubleshoot(dispatcher, tracker, da.ALL)
     if intent == da.INTENT_DIMENSION and not dimensions and not options:
         # "one topic at a time": start (or go on) with the topics. A question
-        # about an aspect no row names ("which feels less bad?") gets the whole
-        # table instead of the first row.
-        asked = looks_like_question(text) and view in (None, "menu", "table")
+        # about an aspect no row names ("which feels less bad?") or a plain
+        # "compare them for me" gets the whole table instead of the first row.
+        asked = (looks_like_question(text) or content.compares(text)) and view in (
+            None,
+            "menu",
+            "table",
+        )
         intent = da.INTENT_TABLE if asked else da.INTENT_NEXT
     if intent == da.INTENT_TABLE and dimensions and not content.wants_whole_table(text):
         intent = None  # "which is safest?" read as "the table": the rows that answer it
-    if intent == da.INTENT_TABLE:
+    if intent == da.INTENT_ABOUT:
+        # Who made the comparison: the view on screen stays what it was.
+        shown = focus or everything
+        reply, view = content.about(clinic(tracker)), view or "menu"
+    elif intent == da.INTENT_TABLE:
         shown = options if len(options) >= 2 else everything
         reply, view = content.table(shown, clinic=clinic(tracker)), "table"
     elif intent == da.INTENT_NEXT and not dimensions:

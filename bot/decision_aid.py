@@ -99,6 +99,7 @@ INTENT_DIMENSION = "compare_dimension"
 INTENT_TABLE = "show_full_table"
 INTENT_NEXT = "da_next"
 INTENT_STOP = "da_stop"
+INTENT_ABOUT = "da_about"
 INTENT_VALUES = "values_clarification"
 INTENT_CHOOSE_VALUE = "choose_value"
 INTENT_NOT_SURE = "not_sure"
@@ -435,14 +436,41 @@ class DecisionAid:
                 _button(self._pair_title(pair), command(INTENT_COMPARE, option=list(pair)))
             )
         buttons.append(_button(self.button_titles["values"], command(INTENT_VALUES)))
+        buttons.append(_button(self.button_titles["about"], command(INTENT_ABOUT)))
         buttons.append(_button(self.button_titles["done"], command(INTENT_STOP)))
         note = self.disclosure(clinic)
-        text = "\n\n".join([self._t("menu"), note, self.not_advice()])
+        # The buttons must fit on a phone screen: the disclosure is one tap
+        # away ("About this comparison") and is shown with every table.
+        text = "\n\n".join([self._t("menu"), self.not_advice()])
         payload = {
             "type": "menu",
             "title": self._t("menu_title"),
             "text": text,
             "choices": buttons,
+            "reviewed": self.reviewed,
+            "note": note,
+        }
+        return Reply(text, payload, buttons)
+
+    def about(self, clinic: Optional[Mapping[str, Any]] = None) -> Reply:
+        """Who made the comparison and from what: the disclosure, the pages, the review date."""
+        note = self.disclosure(clinic)
+        footer = "\n".join([self._sources_line(self.seeds), self._reviewed_line()])
+        text = "\n\n".join([self._t("about_intro"), note, self.not_advice(), footer])
+        buttons = [
+            _button(self.button_titles["whole_table"], command(INTENT_TABLE)),
+            _button(
+                self.button_titles["one_topic"],
+                command(INTENT_DIMENSION, dimension=self.dimension_ids[0]),
+            ),
+            _button(self.button_titles["done"], command(INTENT_STOP)),
+        ]
+        payload = {
+            "type": "about",
+            "title": self._t("about_title"),
+            "text": text,
+            "choices": buttons,
+            "sources": self._sources(self.seeds),
             "reviewed": self.reviewed,
             "note": note,
         }
@@ -890,6 +918,7 @@ class DecisionAid:
         sure" (so every note appears); each troubleshooting situation.
         """
         yield "menu", self.menu(clinic)
+        yield "about", self.about(clinic)
         yield "table", self.table(clinic=clinic)
         for n in (1, 2):
             for options in itertools.combinations(self.option_ids, n):

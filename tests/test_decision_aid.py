@@ -285,7 +285,7 @@ def test_every_reply_is_plain_safe_and_neutral(name, reply):
 @pytest.mark.parametrize("name, reply", REPLIES, ids=[n for n, _ in REPLIES])
 def test_every_payload_follows_the_schema(name, reply):
     payload = reply.payload
-    assert payload["type"] in {"comparison_table", "summary", "question", "menu"}, name
+    assert payload["type"] in {"comparison_table", "summary", "question", "menu", "about"}, name
     assert payload["title"].strip()
     if payload["type"] == "comparison_table":
         width = len(payload["columns"])
@@ -330,7 +330,31 @@ def test_comparison_payloads_carry_the_disclosure():
             and reply.payload["type"] == "comparison_table"
         ):
             assert "offers" in reply.payload["note"], name
-    assert "offers" in AID.table().text and "offers" in AID.menu().text
+    assert "offers" in AID.table().text and "offers" in AID.about().text
+
+
+def test_the_menu_keeps_its_buttons_on_a_phone_screen_and_the_disclosure_one_tap_away():
+    menu = AID.menu()
+    # About 400 characters is ten lines on a 360-pixel screen, above the buttons.
+    assert len(menu.text) < 420, len(menu.text)
+    assert AID.not_advice() in menu.text
+    about = next(b for b in menu.buttons if b["title"] == AID.button_titles["about"])
+    assert about["payload"] == "/" + da.INTENT_ABOUT
+    assert AID.disclosure() in AID.about().text
+
+
+def test_about_keeps_the_view_on_screen():
+    result = run_action(
+        "action_da_compare",
+        _tracker(
+            "/da_about",
+            "da_about",
+            slots={"da_context": "compare", "da_view": "insurance", "da_options": ["iv"]},
+        ),
+    )
+    assert payloads(result)[0]["type"] == "about"
+    assert slots_set(result)["da_view"] == "insurance"
+    assert slots_set(result)["da_options"] == ["iv"]
 
 
 @pytest.mark.parametrize("name, reply", REPLIES, ids=[n for n, _ in REPLIES])
@@ -689,6 +713,12 @@ def test_asking_for_all_three_gets_the_whole_table_not_the_menu(text):
     result = run_action("action_da_compare", _tracker(text, "compare_options"))
     assert payloads(result)[0]["type"] == "comparison_table"
     assert payloads(result)[0]["column_ids"] == ["topic", "iv", "spravato", "compounded"]
+
+
+def test_compare_them_read_as_a_topic_request_gets_the_whole_table_not_the_first_row():
+    result = run_action("action_da_compare", _tracker("compare them for me", "compare_dimension"))
+    assert payloads(result)[0]["type"] == "comparison_table"
+    assert len(payloads(result)[0]["row_ids"]) > 1
 
 
 def test_spanish_comparison_questions_and_accents_optional():

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from bot import content
+from bot.nlu_comparison import names_options_side_by_side
 from bot.safety.advice import detect_advice
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,14 @@ def first_training_example():
     examples = {}
     for message in data.intent_examples:
         full = message.get("intent_response_key") or ""
-        if full.startswith("faq/") and detect_advice(message.get("text")) is None:
+        text = message.get("text")
+        # Texts another layer answers first: a personal question (the deferral)
+        # or options side by side (the comparison, also right: ALSO_RIGHT).
+        if (
+            full.startswith("faq/")
+            and detect_advice(text) is None
+            and not names_options_side_by_side(text)
+        ):
             examples.setdefault(full.split("/", 1)[1], message.get("text"))
     return examples
 

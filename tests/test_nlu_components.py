@@ -145,3 +145,37 @@ def test_min_confidence_leaves_clear_questions_answered(bot):
     assert parse["intent"]["name"] == "nlu_fallback"
     for text in ("how much does IV ketamine cost?", "what are the side effects of spravato?"):
         assert bot.parse(text)["intent"]["name"] == "faq", text
+
+
+@pytest.mark.parametrize(
+    "text, side_by_side",
+    [
+        ("nasal vs drip", True),
+        ("pills vs infusion?", True),
+        ("the spray or the lozenges", True),
+        ("spray nasal o infusión", True),
+        ("¿IV o Spravato?", True),
+        # One option, no connector, or a question of its own.
+        ("what about the spray?", False),
+        ("is spravato the same thing as iv ketamine", False),
+        ("is spravato or iv covered by my plan if i switch jobs next year?", False),
+    ],
+)
+def test_options_named_side_by_side(text, side_by_side):
+    from bot.nlu_comparison import names_options_side_by_side
+
+    assert names_options_side_by_side(text) is side_by_side
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("nasal vs drip", "compare_options"),
+        ("pills vs infusion?", "compare_options"),
+        ("spray nasal o infusión", "compare_options"),
+        # A request to choose stays the clinician deferral.
+        ("should I do spravato or iv?", "advice"),
+    ],
+)
+def test_a_side_by_side_request_is_the_comparison_and_a_choice_is_deferred(bot, text, intent):
+    assert bot.parse(text)["intent"]["name"] == intent

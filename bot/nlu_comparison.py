@@ -1,0 +1,72 @@
+"""ComparisonRequest: "nasal vs drip", "pills or infusion?", "¿IV o Spravato?" compare options.
+
+A short message that names two or more options with "vs", "or" or "o" between
+them wants them side by side; the classifier, which knows the words but not
+the options' many names, may read it as one option's FAQ or not at all. The
+options' names are the decision aid's own aliases (bot/content/comparison.yml
+and its Spanish mirror), so this component keeps no list of its own. It runs
+after the intent classifier and before SafetyOverride, which still turns a
+request to choose ("should I do Spravato or IV?") into the clinician deferral.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.core.constants import USER_INTENT_OUT_OF_SCOPE
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot import decision_aid
+from bot.nlu_components import force_intent
+
+CONNECTOR = re.compile(
+    r"\b(vs|versus|or|o|compared (to|with)|against|frente a|contra|comparad[oa] con)\b",
+    re.IGNORECASE,
+)
+# Longer messages are questions of their own ("is Spravato or IV covered by
+# my plan if I switch jobs next year?").
+MAX_WORDS = 8
+# Intents a side-by-side request replaces; a greeting, a deferral or a crisis stays.
+REPLACES = {"faq", DEFAULT_NLU_FALLBACK_INTENT_NAME, USER_INTENT_OUT_OF_SCOPE}
+
+
+def names_options_side_by_side(text: str) -> bool:
+    if len(text.split()) > MAX_WORDS or not CONNECTOR.search(text):
+        return False
+    return any(
+        len(decision_aid.load(language=language).find_options(text)) >= 2
+        for language in ("en", "es")
+    )
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class ComparisonRequest(GraphComponent):
+    """Forces intent ``compare_options`` when a short message sets options side by side."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ComparisonRequest:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if intent in REPLACES and names_options_side_by_side(message.get(TEXT) or ""):
+                force_intent(message, decision_aid.INTENT_COMPARE)
+        return messages
