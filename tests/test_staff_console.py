@@ -397,6 +397,16 @@ def test_pages_answer_with_the_token_and_strict_headers(console, path):
         assert htmllib.escape(load_crisis_script().headline) in body
 
 
+@pytest.mark.parametrize("path", ["/print?lang=es", "/export.md?lang=es", "/export.html?lang=es"])
+def test_the_phone_script_downloads_in_spanish(console, path):
+    status, _, body = request(console + path, headers=bearer())
+    assert status == 200, (path, status)
+    text = htmllib.unescape(body)
+    assert load_crisis_script(language="es").headline in text
+    assert Catalog(language="es").words["contents"] in text
+    assert Catalog().words["word_for_word"] not in text
+
+
 def test_login_form_sets_a_strict_http_only_cookie(console):
     form = urllib.parse.urlencode({"token": "wrong-token-0123456789"}).encode()
     status, headers, _ = request(console + "/login", data=form, method="POST")
@@ -740,6 +750,56 @@ def test_spanish_phone_script_holds_every_spanish_response_and_no_english_one():
             text = normalize(plain(content.fill(variant.get("text") or "", spanish.clinic)))
             is_spanish = (variant.get("metadata") or {}).get("language") == "es"
             assert (text in document) == is_spanish, (name, text[:60])
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_spanish_phone_script_reads_as_spanish_around_the_answers(fmt):
+    spanish = Catalog(language="es")
+    document = htmllib.unescape(export.export(spanish, fmt))
+    words = spanish.words
+    for key in ("contents", "word_for_word", "general_only", "crisis_pointer"):
+        assert words[key] in document, key
+    assert words.topic("Cost and insurance") in document
+    for line in spanish.crisis.say:
+        assert line in document
+    for key in ("say", "numbers", "do_not"):
+        assert spanish.crisis.labels[key] in document
+    # None of the English frame, crisis script or decision-aid titles.
+    english = Catalog()
+    for key in ("contents", "word_for_word", "general_only", "crisis_pointer"):
+        assert english.words[key] not in document, key
+    for key in ("say", "numbers", "do_not"):
+        heading = english.crisis.labels[key]
+        assert f"### {heading}\n" not in document and f">{heading}<" not in document, heading
+    for section in english.decision_sections:
+        assert section.title not in document
+    if fmt == "html":
+        assert '<html lang="es">' in export.export(spanish, fmt)
+
+
+def test_spanish_crisis_script_matches_the_spanish_crisis_reply():
+    script = load_crisis_script(language="es")
+    assert script.language == "es" and script.sources == load_crisis_script().sources
+    bot_text = content.answer("utter_crisis", "es").text
+    numbers = {n.number for n in script.numbers}
+    assert {"988", "911"} <= numbers
+    for number in numbers:
+        assert number in bot_text, (
+            f"{number} is in the Spanish staff script but not in utter_crisis"
+        )
+    assert script.bot_reply() == bot_text
+    assert violations(script.as_text()) == []
+    assert set(script.labels) == set(load_crisis_script().labels)
+
+
+def test_console_words_have_the_same_keys_in_both_languages():
+    from bot.console.words import WORDS_FILE
+
+    data = yaml.safe_load(WORDS_FILE.read_text(encoding="utf-8"))
+    assert set(data["en"]) == set(data["es"])
+    assert set(data["en"]["decision_titles"]) == set(data["es"]["decision_titles"])
+    topics = {a.topic for a in content.answers()}
+    assert set(data["es"]["topics"]) == topics
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ from typing import Dict, List, Optional, Tuple
 from bot import content
 from bot.console import crisis_script, decision
 from bot.console.plain import plain
+from bot.console.words import Words
+from bot.console.words import load as load_words
 
 # Replies that only make sense inside a chat (greetings, small talk, "I didn't
 # understand"): shown when browsing and printed, never offered as search hits.
@@ -26,6 +28,7 @@ CHAT_ONLY = frozenset(
         "utter_thank",
         "utter_affirm",
         "utter_deny",
+        "utter_general_for_option",
         "utter_intro",
         "utter_help",
         "utter_fallback",
@@ -94,10 +97,11 @@ class Entry:
     def reviewed(self) -> str:
         return max((v.reviewed for v in self.variants if v.reviewed), default="")
 
-    def variant_label(self, variant: content.Answer) -> str:
-        return (
-            "Spanish" if variant.language == "es" else ("English" if len(self.variants) > 1 else "")
-        )
+    def variant_label(self, variant: content.Answer, words: Optional[Words] = None) -> str:
+        """ "Spanish" / "English" when the entry shows both; nothing for one language."""
+        if len({v.language for v in self.variants}) < 2:
+            return ""
+        return (words or load_words())["spanish" if variant.language == "es" else "english"]
 
 
 class Catalog:
@@ -117,8 +121,9 @@ class Catalog:
             # English first (what staff read aloud), then other languages.
             ordered = sorted(variants, key=lambda v: v.language != "en")
             self.entries[name] = Entry(name, ordered[0].topic, tuple(ordered))
-        self.crisis = crisis_script.load()
-        self.decision_sections = decision.sections(content.clinic_profile(root))
+        self.words = load_words(language)
+        self.crisis = crisis_script.load(language=language)
+        self.decision_sections = decision.sections(content.clinic_profile(root), language)
         # The decision-aid sections as search results (same text, shown with a copy button).
         self.decision_entries: Dict[str, Entry] = {
             DECISION_PREFIX + s.key: Entry(

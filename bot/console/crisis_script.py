@@ -1,21 +1,35 @@
 """The staff crisis script, read from its one data file.
 
 bot/content/staff_crisis_script.yml holds what to say, the crisis numbers and
-the steps for a caller in immediate danger. The console pins it on every
-screen; the bot's own crisis reply (utter_crisis) is shown beside it, read from
-the domain through bot.content.
+the steps for a caller in immediate danger (bot/content/es/ has it in
+Spanish). The console pins it on every screen; the bot's own crisis reply
+(utter_crisis) is shown beside it, read from the domain through bot.content.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from bot import content
 
 SCRIPT_FILE = content.ROOT / "bot" / "content" / "staff_crisis_script.yml"
+# The same script in Spanish, for staff on the phone with a Spanish speaker.
+SCRIPT_FILES = {
+    "en": SCRIPT_FILE,
+    "es": content.ROOT / "bot" / "content" / "es" / "staff_crisis_script.yml",
+}
+LABELS = {
+    "when_to_use": "When to use this",
+    "say": "What to say",
+    "numbers": "Numbers",
+    "do_not": "Do not",
+    "signs": "Signs",
+    "bot_reply": "What the chat assistant tells a visitor in crisis",
+    "reviewed": "Reviewed",
+}
 BOT_CRISIS_RESPONSE = "utter_crisis"
 
 
@@ -46,27 +60,34 @@ class CrisisScript:
     sources: Tuple[str, ...]
     reviewed: str
     headline: str = ""
+    language: str = "en"
+    labels: Mapping[str, str] = field(default_factory=lambda: dict(LABELS))
 
     def bot_reply(self) -> Optional[str]:
-        """What the bot itself tells a visitor in crisis (English), from the domain."""
-        reply = content.answer(BOT_CRISIS_RESPONSE, "en")
+        """What the bot itself tells a visitor in crisis, in the script's language."""
+        reply = content.answer(BOT_CRISIS_RESPONSE, self.language)
         return reply.text if reply else None
 
     def sections(self) -> List[Tuple[str, str, List[str], bool]]:
         """The script as (heading, intro, lines, numbered) in reading order."""
-        danger = self.immediate_danger
+        danger, label = self.immediate_danger, self.labels
         return [
-            ("When to use this", self.when_to_use, [], False),
+            (label["when_to_use"], self.when_to_use, [], False),
             (
                 danger.title,
-                f"Signs: {danger.signs}" if danger.signs else "",
+                f"{label['signs']}: {danger.signs}" if danger.signs else "",
                 list(danger.steps),
                 True,
             ),
-            ("What to say", "", list(self.say), False),
-            ("Numbers", "", [f"{n.number}: {n.label}. {n.when}" for n in self.numbers], False),
+            (label["say"], "", list(self.say), False),
+            (
+                label["numbers"],
+                "",
+                [f"{n.number}: {n.label}. {n.when}" for n in self.numbers],
+                False,
+            ),
             (self.not_immediate.title, "", list(self.not_immediate.steps), True),
-            ("Do not", "", list(self.do_not), False),
+            (label["do_not"], "", list(self.do_not), False),
         ]
 
     def as_text(self) -> str:
@@ -80,7 +101,7 @@ class CrisisScript:
                 f"  {i}. {line}" if numbered else f"  - {line}" for i, line in enumerate(body, 1)
             )
             lines.append("")
-        lines.append(f"({self.status} Reviewed {self.reviewed}.)")
+        lines.append(f"({self.status} {self.labels['reviewed']} {self.reviewed}.)")
         return "\n".join(lines)
 
 
@@ -92,9 +113,10 @@ def _steps(node: Dict[str, Any]) -> StepList:
     )
 
 
-@lru_cache(maxsize=2)
-def load(path: Path = SCRIPT_FILE) -> CrisisScript:
-    data = content.read_yaml(path)
+@lru_cache(maxsize=4)
+def load(path: Optional[Path] = None, language: Optional[str] = None) -> CrisisScript:
+    """The script in a language ("en" when None or unknown), or from a file."""
+    data = content.read_yaml(path or SCRIPT_FILES.get(language or "en", SCRIPT_FILE))
     return CrisisScript(
         title=str(data.get("title", "Caller in crisis")),
         headline=str(
@@ -112,6 +134,8 @@ def load(path: Path = SCRIPT_FILE) -> CrisisScript:
         do_not=tuple(str(s) for s in data.get("do_not") or ()),
         sources=tuple(data.get("source") or ()),
         reviewed=str(data.get("reviewed", "")),
+        language=str(data.get("language") or "en"),
+        labels={**LABELS, **(data.get("labels") or {})},
     )
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from bot import content
+from bot.console.words import Words
+from bot.console.words import load as load_words
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,14 @@ def _checklist(aid: Any) -> Tuple[str, Tuple[str, ...]]:
     return "\n".join(lines).replace("\n\n\n", "\n\n").strip(), _files(files)
 
 
-def _build(aid: Any, module: Any, clinic: Dict[str, str]) -> List[Section]:
+def _build(aid: Any, module: Any, clinic: Dict[str, str], words: Words) -> List[Section]:
+    title = words.decision_title
     sections: List[Section] = []
     comparison = aid.table(clinic=clinic)
     sections.append(
         Section(
             "comparison",
-            "Comparison table: IV ketamine, Spravato and compounded ketamine",
+            title("comparison"),
             comparison.text,
             _files(comparison.payload.get("sources") or ()),
             str(comparison.payload.get("reviewed") or aid.reviewed),
@@ -91,7 +94,7 @@ def _build(aid: Any, module: Any, clinic: Dict[str, str]) -> List[Section]:
     sections.append(
         Section(
             "checklist",
-            "Candidate checklist",
+            title("checklist"),
             text,
             files,
             tools_reviewed,
@@ -102,7 +105,7 @@ def _build(aid: Any, module: Any, clinic: Dict[str, str]) -> List[Section]:
     sections.append(
         Section(
             "troubleshooting",
-            "Troubleshooting guide: when treatment doesn't go as hoped",
+            title("troubleshooting"),
             trouble.text,
             _files(trouble.payload.get("sources") or ()),
             tools_reviewed,
@@ -114,7 +117,7 @@ def _build(aid: Any, module: Any, clinic: Dict[str, str]) -> List[Section]:
     sections.append(
         Section(
             "questions",
-            "Questions to ask a provider",
+            title("questions"),
             questions.text,
             _files(questions.payload.get("sources") or ()),
             tools_reviewed,
@@ -125,7 +128,7 @@ def _build(aid: Any, module: Any, clinic: Dict[str, str]) -> List[Section]:
     sections.append(
         Section(
             "therapist",
-            "For therapists: when to consider a referral",
+            title("therapist"),
             guide.text + "\n\n" + role.text,
             _files(
                 list(guide.payload.get("sources") or ()) + list(role.payload.get("sources") or ())
@@ -137,9 +140,18 @@ def _build(aid: Any, module: Any, clinic: Dict[str, str]) -> List[Section]:
     return sections
 
 
-def sections(clinic: Optional[Mapping[str, str]] = None) -> List[Section]:
+def sections(
+    clinic: Optional[Mapping[str, str]] = None, language: Optional[str] = None
+) -> List[Section]:
+    """The decision-aid sections in a language (English when None)."""
     try:
         from bot import decision_aid
     except ImportError:
         return []
-    return _build(decision_aid.load(), decision_aid, dict(clinic or content.clinic_profile()))
+    words = load_words(language)
+    return _build(
+        decision_aid.load(language=words.language),
+        decision_aid,
+        dict(clinic or content.clinic_profile()),
+        words,
+    )

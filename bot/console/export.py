@@ -13,6 +13,7 @@ from typing import List
 from bot.console import render
 from bot.console.catalog import Catalog, Entry, source_label
 from bot.console.render import e
+from bot.console.words import Words
 
 FORMATS = ("md", "html")
 
@@ -25,22 +26,25 @@ class Chapter:
 
 def _title(catalog: Catalog) -> str:
     clinic = catalog.clinic.get("clinic_name") or "Clinic"
-    return f"{clinic}: phone scripts"
+    return catalog.words.fill("title", clinic=clinic)
 
 
 def chapters(catalog: Catalog) -> List[Chapter]:
     result = [Chapter("crisis", catalog.crisis.title)]
-    result += [Chapter("topic-" + render.slug(topic), topic) for topic, _ in catalog.by_topic()]
+    result += [
+        Chapter("topic-" + render.slug(topic), catalog.words.topic(topic))
+        for topic, _ in catalog.by_topic()
+    ]
     result += [Chapter("aid-" + render.slug(s.key), s.title) for s in catalog.decision_sections]
     return result
 
 
 def _intro(catalog: Catalog) -> List[str]:
+    words = catalog.words
     return [
-        f"Content last changed: {catalog.last_changed}",
-        "These are the chat assistant's own approved answers, word for word. "
-        "To change a text, change the bot's responses and export again; do not edit this copy.",
-        "General information only: personal medical questions go to the caller's clinician.",
+        words.fill("last_changed", date=catalog.last_changed),
+        words["word_for_word"],
+        words["general_only"],
     ]
 
 
@@ -54,54 +58,58 @@ def _md_lines(text: str) -> List[str]:
     ]
 
 
-def _md_entry(entry: Entry) -> List[str]:
+def _md_entry(entry: Entry, words: Words) -> List[str]:
     out = [f"### {entry.title}", ""]
     for variant, text in zip(entry.variants, entry.texts, strict=True):
-        label = entry.variant_label(variant)
+        label = entry.variant_label(variant, words)
         if label:
             out += [f"*{label}:*", ""]
         out += _md_lines(text) + [""]
-    sources = (
-        "; ".join(source_label(s) for s in entry.sources) or "no seed page (conversation reply)"
-    )
+    sources = "; ".join(source_label(s) for s in entry.sources) or words["no_source"]
     out += [
-        f"Topic: {entry.topic}. Source: {sources}. Reviewed {entry.reviewed or 'unknown'}. "
-        f"Response: `{entry.name}`.",
+        f"{words['topic']}: {words.topic(entry.topic)}. {words['source']}: {sources}. "
+        f"{words['reviewed']} {entry.reviewed or words['unknown']}. "
+        f"{words['response']}: `{entry.name}`.",
         "",
     ]
     return out
 
 
 def markdown(catalog: Catalog) -> str:
-    crisis = catalog.crisis
+    crisis, words = catalog.crisis, catalog.words
     out = [f"# {_title(catalog)}", ""]
     for line in _intro(catalog):
         out += [line, ""]
-    out += ["## Contents", ""]
+    out += [f"## {words['contents']}", ""]
     out += [f"{i}. [{c.title}](#{c.anchor})" for i, c in enumerate(chapters(catalog), 1)] + [""]
     out += ['<a id="crisis"></a>', "", f"## {crisis.title}", "", f"**{crisis.headline}**", ""]
     for heading, intro, lines, numbered in crisis.sections():
         out += [f"### {heading}", ""] + ([intro, ""] if intro else [])
         out += [f"{i}. {line}" if numbered else f"- {line}" for i, line in enumerate(lines, 1)]
         out += [""] if lines else []
-    out += ["The chat assistant's own crisis reply is under the topic Crisis.", ""]
+    out += [words["crisis_pointer"], ""]
     sources = "; ".join(source_label(s) for s in crisis.sources)
-    out += [f"{crisis.status} Source: {sources}. Reviewed {crisis.reviewed}.", ""]
+    out += [
+        f"{crisis.status} {words['source']}: {sources}. {words['reviewed']} {crisis.reviewed}.",
+        "",
+    ]
     for topic, entries in catalog.by_topic():
-        out += [f'<a id="topic-{render.slug(topic)}"></a>', "", f"## {topic}", ""]
+        out += [f'<a id="topic-{render.slug(topic)}"></a>', "", f"## {words.topic(topic)}", ""]
         for entry in entries:
-            out += _md_entry(entry)
+            out += _md_entry(entry, words)
     for section in catalog.decision_sections:
         out += [f'<a id="aid-{render.slug(section.key)}"></a>', "", f"## {section.title}", ""]
         out += _md_lines(section.text) + [""]
-        sources = "; ".join(source_label(s) for s in section.sources)
-        out += [f"Source: {sources or 'none'}. Reviewed {section.reviewed or 'unknown'}.", ""]
+        sources = "; ".join(source_label(s) for s in section.sources) or words["none"]
+        reviewed = section.reviewed or words["unknown"]
+        out += [f"{words['source']}: {sources}. {words['reviewed']} {reviewed}.", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
 # ---------------------------------------------------------------- HTML
 def html_body(catalog: Catalog, *, copy: bool = False, toolbar: str = "") -> str:
     """The document body; the console's print view adds its toolbar and copy buttons."""
+    words = catalog.words
     parts = [toolbar, "<main>", f"<h1>{e(_title(catalog))}</h1>"]
     parts += [
         f'<p class="{"notice" if i == 0 else "muted"}">{e(line)}</p>'
@@ -109,7 +117,8 @@ def html_body(catalog: Catalog, *, copy: bool = False, toolbar: str = "") -> str
     ]
     # A div, not <nav>: the print stylesheet hides navigation, but the contents must print.
     parts.append(
-        '<div class="toc" role="navigation" aria-label="Contents"><h2>Contents</h2><ol>'
+        f'<div class="toc" role="navigation" aria-label="{e(words["contents"])}">'
+        f"<h2>{e(words['contents'])}</h2><ol>"
         + "".join(f'<li><a href="#{e(c.anchor)}">{e(c.title)}</a></li>' for c in chapters(catalog))
         + "</ol></div>"
     )
@@ -118,20 +127,21 @@ def html_body(catalog: Catalog, *, copy: bool = False, toolbar: str = "") -> str
         f'<section class="card crisis" id="crisis"><h2>{e(crisis.title)}</h2>'
         f"<p><strong>{e(crisis.headline)}</strong></p>"
         f"{render.crisis_block(crisis, bot_reply=False)}"
-        "<p>The chat assistant's own crisis reply is under the topic Crisis.</p></section>"
+        f"<p>{e(words['crisis_pointer'])}</p></section>"
     )
     for topic, entries in catalog.by_topic():
         anchor = "topic-" + render.slug(topic)
-        parts.append(f'<section class="topic" id="{e(anchor)}"><h2>{e(topic)}</h2>')
+        parts.append(f'<section class="topic" id="{e(anchor)}"><h2>{e(words.topic(topic))}</h2>')
         parts += [
-            render.answer_card(entry, f"{anchor}-{i}", copy=copy) for i, entry in enumerate(entries)
+            render.answer_card(entry, f"{anchor}-{i}", copy=copy, words=words)
+            for i, entry in enumerate(entries)
         ]
         parts.append("</section>")
     for section in catalog.decision_sections:
         anchor = "aid-" + render.slug(section.key)
         parts.append(
             f'<section class="topic" id="{e(anchor)}"><h2>{e(section.title)}</h2>'
-            f"{render.section_block(section, anchor + '-0', copy=copy)}</section>"
+            f"{render.section_block(section, anchor + '-0', copy=copy, words=words)}</section>"
         )
     parts.append("</main>")
     return "".join(parts)
@@ -139,7 +149,13 @@ def html_body(catalog: Catalog, *, copy: bool = False, toolbar: str = "") -> str
 
 def html(catalog: Catalog) -> str:
     """A standalone file: inline print stylesheet, its own CSP, no script."""
-    return render.document(_title(catalog), html_body(catalog), scripts=False, meta_csp=True)
+    return render.document(
+        _title(catalog),
+        html_body(catalog),
+        scripts=False,
+        meta_csp=True,
+        language=catalog.words.language,
+    )
 
 
 def export(catalog: Catalog, fmt: str) -> str:

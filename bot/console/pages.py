@@ -19,6 +19,8 @@ def _header(catalog: Catalog, active: str) -> str:
         ("/print", "Print view"),
         ("/export.md", "Download Markdown"),
         ("/export.html", "Download HTML"),
+        ("/print?lang=es", "Print view in Spanish"),
+        ("/export.html?lang=es", "Download HTML in Spanish"),
     ]
     nav = "".join(
         f'<a href="{href}"{" aria-current=page" if href == active else ""}>{e(label)}</a>'
@@ -26,7 +28,8 @@ def _header(catalog: Catalog, active: str) -> str:
     )
     clinic = catalog.clinic.get("clinic_name", "")
     return (
-        f'<header class="top"><h1>{e(APP_TITLE)}</h1><span class="muted">{e(clinic)}</span>'
+        f'<header class="top" lang="en"><h1>{e(APP_TITLE)}</h1>'
+        f'<span class="muted">{e(clinic)}</span>'
         f'<nav aria-label="Console">{nav}</nav>'
         '<form method="post" action="/logout" class="no-print">'
         '<button type="submit">Log out</button></form>'
@@ -122,10 +125,13 @@ def print_page(catalog: Catalog) -> str:
     toolbar = (
         render.crisis_bar(catalog.crisis)
         + _header(catalog, "/print")
-        + '<p class="bar-inner no-print"><button type="button" class="print">Print</button></p>'
+        + '<p class="bar-inner no-print" lang="en">'
+        '<button type="button" class="print">Print</button></p>'
     )
     return render.document(
-        export._title(catalog), export.html_body(catalog, copy=True, toolbar=toolbar)
+        export._title(catalog),
+        export.html_body(catalog, copy=True, toolbar=toolbar),
+        language=catalog.words.language,
     )
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from html import escape
-from typing import Iterable, List
+from typing import Iterable, List, Optional
 
 from bot.console.catalog import Entry, source_label
 from bot.console.crisis_script import CrisisScript
 from bot.console.decision import Section
+from bot.console.words import Words
+from bot.console.words import load as load_words
 
 CSS = """
 :root { --ink: #1a1a1a; --muted: #555; --line: #ccc; --crisis: #8b0000; --crisis-bg: #fff1f0;
@@ -137,9 +139,9 @@ def e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def sources_html(sources: Iterable[str]) -> str:
+def sources_html(sources: Iterable[str], words: Optional[Words] = None) -> str:
     labels = [source_label(s) for s in sources]
-    return e("; ".join(labels)) if labels else "no seed page (conversation reply)"
+    return e("; ".join(labels)) if labels else e((words or load_words())["no_source"])
 
 
 def crisis_block(script: CrisisScript, *, bot_reply: bool = True) -> str:
@@ -148,16 +150,18 @@ def crisis_block(script: CrisisScript, *, bot_reply: bool = True) -> str:
         f'<p class="status">{e(script.status)}</p>',
         f"<p>{e(script.when_to_use)}</p>",
     ]
-    danger = script.immediate_danger
+    danger, label = script.immediate_danger, script.labels
     parts.append(f"<h3>{e(danger.title)}</h3>")
     if danger.signs:
-        parts.append(f"<p>Signs: {e(danger.signs)}</p>")
+        parts.append(f"<p>{e(label['signs'])}: {e(danger.signs)}</p>")
     parts.append("<ol>" + "".join(f"<li>{e(s)}</li>" for s in danger.steps) + "</ol>")
     parts.append(
-        "<h3>What to say</h3><ul>" + "".join(f"<li>{e(s)}</li>" for s in script.say) + "</ul>"
+        f"<h3>{e(label['say'])}</h3><ul>"
+        + "".join(f"<li>{e(s)}</li>" for s in script.say)
+        + "</ul>"
     )
     parts.append(
-        '<h3>Numbers</h3><ul class="numbers">'
+        f'<h3>{e(label["numbers"])}</h3><ul class="numbers">'
         + "".join(
             f"<li><strong>{e(n.number)}</strong> {e(n.label)}. {e(n.when)}</li>"
             for n in script.numbers
@@ -169,17 +173,20 @@ def crisis_block(script: CrisisScript, *, bot_reply: bool = True) -> str:
         f"<h3>{e(calm.title)}</h3><ol>" + "".join(f"<li>{e(s)}</li>" for s in calm.steps) + "</ol>"
     )
     parts.append(
-        "<h3>Do not</h3><ul>" + "".join(f"<li>{e(s)}</li>" for s in script.do_not) + "</ul>"
+        f"<h3>{e(label['do_not'])}</h3><ul>"
+        + "".join(f"<li>{e(s)}</li>" for s in script.do_not)
+        + "</ul>"
     )
     reply = script.bot_reply() if bot_reply else None
     if reply:
         parts.append(
-            "<h3>What the chat assistant tells a visitor in crisis</h3>"
-            f'<div class="answer-text">{e(reply)}</div>'
+            f"<h3>{e(label['bot_reply'])}</h3>"
+            f'<div class="answer-text" lang="{e(script.language)}">{e(reply)}</div>'
         )
+    words = load_words(script.language)
     parts.append(
-        f'<p class="meta">Source: {sources_html(script.sources)}. '
-        f"Reviewed {e(script.reviewed)}.</p>"
+        f'<p class="meta">{e(words["source"])}: {sources_html(script.sources, words)}. '
+        f"{e(label['reviewed'])} {e(script.reviewed)}.</p>"
     )
     return "".join(parts)
 
@@ -203,12 +210,14 @@ def answer_card(
     heading: str = "h3",
     extra_meta: str = "",
     kind: str = "answer",
+    words: Optional[Words] = None,
 ) -> str:
     """One response with each variant's text, its topic, sources and a copy button."""
+    words = words or load_words()
     blocks = []
     for i, (variant, text) in enumerate(zip(entry.variants, entry.texts, strict=True)):
         text_id = f"{uid}-t{i}"
-        label = entry.variant_label(variant)
+        label = entry.variant_label(variant, words)
         lang = f' lang="{e(variant.language)}"' if variant.language else ""
         blocks.append(
             (f'<p class="meta">{e(label)}</p>' if label else "")
@@ -216,7 +225,8 @@ def answer_card(
             + (
                 f'<button type="button" class="copy" data-copy="{e(text_id)}" '
                 f'data-status="{e(text_id)}-s">'
-                f'Copy</button><span class="copy-status" id="{e(text_id)}-s" role="status"></span>'
+                f"{e(words['copy'])}</button>"
+                f'<span class="copy-status" id="{e(text_id)}-s" role="status"></span>'
                 if copy
                 else ""
             )
@@ -225,14 +235,19 @@ def answer_card(
         f'<article class="card {e(kind)}" id="{e(uid)}" data-response="{e(entry.name)}">'
         f"<{heading}>{e(entry.title)}</{heading}>"
         + "".join(blocks)
-        + f'<p class="meta">Topic: {e(entry.topic)}. Source: {sources_html(entry.sources)}. '
-        f"Reviewed {e(entry.reviewed or 'unknown')}. Response: {e(entry.name)}.{e(extra_meta)}</p>"
+        + f'<p class="meta">{e(words["topic"])}: {e(words.topic(entry.topic))}. '
+        f"{e(words['source'])}: {sources_html(entry.sources, words)}. "
+        f"{e(words['reviewed'])} {e(entry.reviewed or words['unknown'])}. "
+        f"{e(words['response'])}: {e(entry.name)}.{e(extra_meta)}</p>"
         "</article>"
     )
 
 
-def section_block(section: Section, uid: str, *, copy: bool = True) -> str:
+def section_block(
+    section: Section, uid: str, *, copy: bool = True, words: Optional[Words] = None
+) -> str:
     """A decision-aid section (comparison table, checklist, ...) as plain text (+ table)."""
+    words = words or load_words()
     body = ""
     if section.table:
         header, *rows = section.table
@@ -243,25 +258,27 @@ def section_block(section: Section, uid: str, *, copy: bool = True) -> str:
             + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
             + "</tbody></table>"
         )
-        body += '<p class="meta">Read aloud:</p>'
+        body += f'<p class="meta">{e(words["read_aloud"])}</p>'
     text_id = f"{uid}-t0"
     body += f'<div class="answer-text" id="{e(text_id)}">{e(section.text)}</div>'
     if copy:
         body += (
             f'<button type="button" class="copy" data-copy="{e(text_id)}" '
-            f'data-status="{e(text_id)}-s">Copy</button>'
+            f'data-status="{e(text_id)}-s">{e(words["copy"])}</button>'
             f'<span class="copy-status" id="{e(text_id)}-s" role="status"></span>'
         )
     return (
         f'<article class="card decision" id="{e(uid)}"><h3>{e(section.title)}</h3>{body}'
-        f'<p class="meta">Source: {sources_html(section.sources)}. '
-        f"Reviewed {e(section.reviewed or 'unknown')}.</p>"
+        f'<p class="meta">{e(words["source"])}: {sources_html(section.sources, words)}. '
+        f"{e(words['reviewed'])} {e(section.reviewed or words['unknown'])}.</p>"
         "</article>"
     )
 
 
-def document(title: str, body: str, *, scripts: bool = True, meta_csp: bool = False) -> str:
-    """A complete HTML page with the shared stylesheet (and script)."""
+def document(
+    title: str, body: str, *, scripts: bool = True, meta_csp: bool = False, language: str = "en"
+) -> str:
+    """A complete HTML page with the shared stylesheet (and script), in one language."""
     head_csp = (
         f'<meta http-equiv="Content-Security-Policy" content="{e(csp(scripts, meta=True))}">'
         if meta_csp
@@ -270,7 +287,7 @@ def document(title: str, body: str, *, scripts: bool = True, meta_csp: bool = Fa
     script = f"<script>{JS}</script>" if scripts else ""
     return (
         "<!doctype html>\n"
-        f'<html lang="en"><head><meta charset="utf-8">{head_csp}'
+        f'<html lang="{e(language)}"><head><meta charset="utf-8">{head_csp}'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="same-origin">'
         f"<title>{e(title)}</title><style>{CSS}</style></head>"

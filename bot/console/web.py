@@ -58,6 +58,7 @@ SECURITY_HEADERS = {
 }
 _names = itertools.count(1)  # Sanic wants a unique name per app in a process
 error_log = logging.getLogger("bot.console")
+PHONE_SCRIPT_LANGUAGES = ("en", "es")
 
 
 class ConsoleApp:
@@ -76,6 +77,16 @@ class ConsoleApp:
         self.guard = guard
         self.throttle = throttle or LoginThrottle()
         self.log_requests = log_requests
+        # The phone script in one language (?lang=es), built on first use.
+        self._by_language: Dict[str, Catalog] = {}
+
+    def catalog_in(self, language: Optional[str]) -> Catalog:
+        """The whole catalog, or one language's ("en" / "es") for the phone script."""
+        if language not in PHONE_SCRIPT_LANGUAGES:
+            return self.catalog
+        if language not in self._by_language:
+            self._by_language[language] = Catalog(self.catalog.root, language=language)
+        return self._by_language[language]
 
 
 def result_json(result: SearchResult, catalog: Catalog) -> Dict:
@@ -290,11 +301,12 @@ def build_app(console: ConsoleApp) -> Sanic:
             return _json(HTTPStatus.OK, result_json(searcher.search(q), catalog))
         if path == "/browse":
             return _html(HTTPStatus.OK, pages.browse_page(catalog))
+        language = (_query(request).get("lang") or [""])[0]
         if path == "/print":
-            return _html(HTTPStatus.OK, pages.print_page(catalog))
+            return _html(HTTPStatus.OK, pages.print_page(console.catalog_in(language)))
         if path in ("/export.md", "/export.html"):
             fmt = path.rsplit(".", 1)[1]
-            body = export.export(catalog, fmt).encode("utf-8")
+            body = export.export(console.catalog_in(language), fmt).encode("utf-8")
             kind = "text/markdown" if fmt == "md" else "text/html"
             return _send(
                 HTTPStatus.OK,
