@@ -28,7 +28,7 @@ WIDGET_ORIGINS ?= http://localhost:$(WIDGET_PORT) http://127.0.0.1:$(WIDGET_PORT
 # Retrain only when what the model is built from changes.
 TRAIN_INPUTS := config.yml domain.yml \
 	$(shell find data bot/safety -name '*.yml' 2>/dev/null) \
-	bot/nlu_components.py bot/nlu_safety.py bot/policies.py $(wildcard bot/safety/*.py)
+	bot/nlu_components.py bot/nlu_spelling.py bot/spelling.py bot/nlu_comparison.py bot/nlu_safety.py bot/policies.py $(wildcard bot/safety/*.py)
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 # endpoints.yml reads the action server's port as ${ACTIONS_PORT}.
