@@ -104,3 +104,36 @@ def test_plain_language():
     assert median <= 8, f"median grade {median:.1f}; worst: {worst}"
     too_hard = {n: g for n, g in grades.items() if g > 11}
     assert too_hard == {}, f"answers above grade 11: {too_hard}"
+
+
+# The clinic's own voice: what it says about prices, companions and telehealth.
+PROFILE_FIELDS = {
+    "clinic_prices": "utter_faq/cost",
+    "clinic_companions": "utter_faq/companion_during",
+    "clinic_telehealth": "utter_faq/follow_up",
+}
+
+
+@pytest.mark.parametrize("field, response", sorted(PROFILE_FIELDS.items()))
+def test_answers_use_the_clinic_profile_in_both_languages(field, response):
+    variants = content.raw_responses()[response]
+    for variant in variants:
+        spanish = (variant.get("metadata") or {}).get("language") == "es"
+        assert "{" + field + ("_es}" if spanish else "}") in variant["text"], (response, spanish)
+    profile = content.clinic_profile()
+    for name in (field, field + "_es"):
+        default = profile[name]
+        # The shipped default says honestly that the pages give no such detail.
+        assert default.strip() and violations(default) == [], name
+        assert "$" not in default and not any(ch.isdigit() for ch in default), name
+
+
+def test_a_clinic_that_fills_in_its_profile_is_quoted_in_the_answer():
+    cost = next(
+        v
+        for v in content.raw_responses()["utter_faq/cost"]
+        if (v.get("metadata") or {}).get("language") != "es"
+    )
+    own_words = "Our consultation fee is on our price list."
+    own = {**content.clinic_profile(), "clinic_prices": own_words}
+    assert own_words in content.fill(cost["text"], own)
