@@ -1,7 +1,8 @@
 """ComparisonRequest: "nasal vs drip", "pills or infusion?", "¿IV o Spravato?" compare options.
 
 A short message that names two or more options with "vs", "or" or "o" between
-them wants them side by side; the classifier, which knows the words but not
+them wants them side by side, and so does a longer one the classifier did not
+understand that names them and asks how they differ; the classifier, which knows the words but not
 the options' many names, may read it as one option's FAQ or not at all. The
 options' names are the decision aid's own aliases (bot/content/comparison.yml
 and its Spanish mirror), so this component keeps no list of its own. It runs
@@ -36,15 +37,31 @@ CONNECTOR = re.compile(
 MAX_WORDS = 8
 # Intents a side-by-side request replaces; a greeting, a deferral or a crisis stays.
 REPLACES = {"faq", DEFAULT_NLU_FALLBACK_INTENT_NAME, USER_INTENT_OUT_OF_SCOPE}
+# A longer message that the classifier did not understand still asks for the
+# comparison when it names the options and asks how they differ.
+UNDERSTOOD_NOTHING = {DEFAULT_NLU_FALLBACK_INTENT_NAME, USER_INTENT_OUT_OF_SCOPE}
+DIFFERENCE = re.compile(
+    r"\b(differ\w*|compar\w*|vs|versus|between|side by side|break down|the two|both|"
+    r"diferencia\w*|diferent\w*|entre|los dos|las dos|ambos|ambas)\b",
+    re.IGNORECASE,
+)
+
+
+def _aids():
+    return [decision_aid.load(language=language) for language in ("en", "es")]
 
 
 def names_options_side_by_side(text: str) -> bool:
     if len(text.split()) > MAX_WORDS or not CONNECTOR.search(text):
         return False
-    return any(
-        len(decision_aid.load(language=language).find_options(text)) >= 2
-        for language in ("en", "es")
-    )
+    return any(len(aid.find_options(text)) >= 2 for aid in _aids())
+
+
+def asks_how_options_differ(text: str) -> bool:
+    """ "Could you explain how the spray and the IV differ?", "break down the three kinds"."""
+    if not DIFFERENCE.search(text):
+        return False
+    return any(len(aid.find_options(text)) >= 2 or aid.wants_whole_table(text) for aid in _aids())
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -67,6 +84,9 @@ class ComparisonRequest(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if intent in REPLACES and names_options_side_by_side(message.get(TEXT) or ""):
+            text = message.get(TEXT) or ""
+            if (intent in REPLACES and names_options_side_by_side(text)) or (
+                intent in UNDERSTOOD_NOTHING and asks_how_options_differ(text)
+            ):
                 force_intent(message, decision_aid.INTENT_COMPARE)
         return messages

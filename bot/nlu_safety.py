@@ -36,6 +36,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.decision_aid import INTENT_COMPARE
+from bot.nlu_comparison import names_options_side_by_side
 from bot.nlu_components import force_intent
 from bot.safety.advice import detect_advice
 from bot.safety.assess import CRISIS, assess
@@ -239,10 +240,14 @@ class SafetyOverride(GraphComponent):
             force_intent(message, CRISIS_INTENT)
         elif result.level != NO_RISK:
             return  # the check-in, whatever the intent
-        elif (advice or intent == ADVICE_INTENT) and key is None and COMPARE_REQUEST.search(text):
-            # "Can you compare the three for me?" asks for the comparison, which is
-            # neutral by design; only a request to choose ("which should I pick?",
-            # caught by the patterns) is the clinician deferral.
+        elif (
+            (advice or intent == ADVICE_INTENT)
+            and key is None
+            and (COMPARE_REQUEST.search(text) or names_options_side_by_side(text))
+        ):
+            # "Can you compare the three for me?" or "spravato or iv" asks for the
+            # comparison, which is neutral by design; only a request to choose
+            # ("which should I pick?", caught by the patterns) is the clinician deferral.
             force_intent(message, INTENT_COMPARE)
         elif advice:
             force_intent(message, ADVICE_INTENT)
