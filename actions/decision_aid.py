@@ -38,6 +38,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import decision_aid as da
+from bot import follow_up
 from bot.decision_aid import Reply
 from bot.language import QUESTION_WORDS, fold
 
@@ -53,6 +54,8 @@ CLINIC_SLOTS = (
     "clinic_treatments_es",
 )
 LANGUAGE_SLOT = "language"
+# The FAQ topic just answered (bot/topic_policy.py keeps it).
+TOPIC_SLOT = "faq_topic"
 CONTEXT_SLOT = "da_context"
 COMPARE, TROUBLESHOOT = "compare", "troubleshoot"
 VALUES_FORM, CHECKLIST_FORM = "values_form", "checklist_form"
@@ -221,7 +224,9 @@ def is_elliptical(text: Text) -> bool:
     if not words:
         return False
     joined = " ".join(words)
-    if any(joined == start or joined.startswith(start + " ") for start in FOLLOW_UP_STARTS):
+    # The follow-up table's openers too ("no, I meant...", "me refería a...").
+    starts = FOLLOW_UP_STARTS + follow_up.load().openers
+    if any(joined == start or joined.startswith(start + " ") for start in starts):
         return True
     # The Spanish aid matches the English option names as well.
     rest = da.load(language="es").without_options(text)
@@ -354,6 +359,17 @@ class ActionDaCompare(Action):
         if answer:
             return answer_within_comparison(dispatcher, tracker, answer, options)
         dimensions = named or content.find_dimensions(text)
+        topic_row = content.dimension_for_faq(tracker.get_slot(TOPIC_SLOT))
+        if (
+            not dimensions
+            and len(options) == 1
+            and topic_row
+            and tracker.get_slot(CONTEXT_SLOT) != COMPARE
+            and is_elliptical(text)
+        ):
+            # "What about Spravato?" after the insurance answer: that option's
+            # insurance row, not everything about it.
+            dimensions = [topic_row]
         return compare(dispatcher, tracker, options, dimensions, intent_of(tracker))
 
 

@@ -5,12 +5,14 @@ whichever policy wins the turn). When the next message is a follow-up that the
 table in bot/content/follow_ups.yml resolves against that topic ("what about
 after?" after preparation), this policy predicts that answer's response
 (``utter_faq/<key>``: a domain response, so it needs no action server) and
-then listens. Two more kinds keep the topic: an option the current, general
-answer has no separate answer for ("and the IV?": a lead-in that says so, then
-the same answer), and "what about X?" that names nothing the comparison knows
-(the FAQ answer for X, or the honest "not sure" instead of the whole table). It abstains on anything safety-related, inside forms and inside
-the comparison tool (actions/decision_aid.py resolves follow-ups there), so
-CrisisPolicy and the rules keep every other turn.
+then listens. Two more kinds keep the topic. An option the current, general
+answer has no separate answer for ("and the IV?"): that option's row of the
+comparison when the topic is one of its rows (insurance, cost...), otherwise a
+lead-in that says so and the same answer. And "what about X?" that names
+nothing the comparison knows: the FAQ answer for X, or the honest "not sure"
+instead of the whole table. It abstains on anything safety-related, inside
+forms and inside the comparison tool (actions/decision_aid.py resolves
+follow-ups there), so CrisisPolicy and the rules keep every other turn.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ TOOL_SLOT = "da_context"
 # that no answer covers separately for this topic.
 GENERAL_FOR_OPTION = "utter_general_for_option"
 FALLBACK_RESPONSE = "utter_fallback"
+COMPARE_ACTION = "action_da_compare"
 # "What about X?" reads as a comparison topic to the classifier. After an FAQ
 # answer, with no option and no comparison topic in it, it is a question about
 # X: the FAQ answer when the classifier is this sure of it (or it is the current
@@ -98,6 +101,19 @@ def _aspect_outside_comparison(tracker: DialogueStateTracker, text: Text) -> boo
     """ "What about OCD?" after an FAQ answer: nothing the comparison knows is named."""
     aid = decision_aid.load(language=tracker.get_slot("language") or "en")
     return not aid.find_options(text) and not aid.find_dimensions(text)
+
+
+def _ours(tracker: DialogueStateTracker) -> bool:
+    """The comparison action ran this turn because this policy sent an option
+    follow-up there (the rules send it only for decision-aid intents)."""
+    intent = (tracker.latest_message.intent or {}).get(INTENT_NAME_KEY) or ""
+    return not tracker.active_loop_name and not intent.startswith(("compare_", "da_", "show_"))
+
+
+def _comparison_row(tracker: DialogueStateTracker, topic: Optional[Text]) -> Optional[Text]:
+    """The comparison row (dimension) that covers an FAQ topic for every option, if any."""
+    aid = decision_aid.load(language=tracker.get_slot("language") or "en")
+    return aid.dimension_for_faq(topic)
 
 
 def _impersonal_follow_up(text: Text) -> bool:
@@ -140,6 +156,8 @@ class TopicPolicy(RulesInCodePolicy):
             topic = tracker.get_slot(TOPIC_SLOT)
             if done[-1] == GENERAL_FOR_OPTION and topic:
                 return self.certain(domain, FAQ_RESPONSE_PREFIX + topic)
+            if done[-1] == COMPARE_ACTION and _ours(tracker):
+                return self.certain(domain, ACTION_LISTEN_NAME)
             return self._prediction(nothing)
         if not tracker.latest_message or not (tracker.latest_message.text or ""):
             return self._prediction(nothing)
@@ -165,6 +183,10 @@ class TopicPolicy(RulesInCodePolicy):
                 _faq_key(tracker) or (_faq_choice(tracker) if intent == "nlu_fallback" else None),
             )
             if not target and table.option_without_answer(text, topic):
+                if _comparison_row(tracker, topic):
+                    # "What about Spravato?" after the insurance answer: the
+                    # comparison's insurance row for Spravato (actions/decision_aid.py).
+                    return self.certain(domain, COMPARE_ACTION, events=[])
                 target, first = topic, GENERAL_FOR_OPTION
             if (
                 not target

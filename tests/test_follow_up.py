@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from bot import content
+from bot import content, decision_aid
 from bot.follow_up import OPTION_KINDS, load
 from scripts.replies import reply_languages, response_names, turn_kind
 from tests.conftest import new_sender
@@ -135,8 +135,20 @@ def test_an_option_follow_up_repeats_the_general_answer_and_says_so(rasa_server)
 
 def test_no_i_meant_an_option_is_not_a_plain_no(rasa_server):
     said = _conversation(rasa_server, ["How much does Spravato cost?", "no, I meant IV"])
-    assert "utter_faq/cost" in response_names(said[-1])
     assert "utter_deny" not in response_names(said[-1])
+    # The cost answer has a row in the comparison: that row, for IV.
+    aid = decision_aid.load()
+    row = next(t for t in said[-1] if t.startswith(aid.dimension("cost")["label"]))
+    assert aid.cell("iv", "cost")[0] in row
+    assert aid.cell("spravato", "cost")[0] not in row
+
+
+def test_an_option_follow_up_on_a_comparison_topic_gets_that_row(rasa_server):
+    said = _conversation(rasa_server, ["Does insurance cover IV ketamine?", "what about Spravato?"])
+    aid = decision_aid.load()
+    row = next(t for t in said[-1] if t.startswith(aid.dimension("insurance")["label"]))
+    assert aid.cell("spravato", "insurance")[0] in row
+    assert "utter_general_for_option" not in response_names(said[-1])
 
 
 @pytest.mark.parametrize(
