@@ -41,7 +41,7 @@ es son está están estoy estás soy eres fue ser estar hay hace tiene tengo tie
 puedo puede pueden podría quiero quieres necesito sé
 qué cuál cuáles cuánto cuánta cuántos cuántas cómo dónde cuándo quién por qué porque
 cual cuales cuanto cuanta cuantos cuantas como donde cuando quien
-mi mis tu tus su sus yo me te se le les lo nos usted ustedes vos él ella ellos
+mi mis tu tus su sus me te se le les lo nos usted ustedes vos él ella ellos
 muy más mas pero también tambien ya todavía todavia aún nada algo alguien nadie
 sí si no esto eso este esta estos estas ese esa otro otra
 hola gracias buenos buenas días dias tardes noches adiós adios ayuda favor
@@ -51,7 +51,8 @@ médico medico doctora clínica clinica pastillas efectos secundarios
 """.split()
 )
 # Not in the list above although Spanish: words an English message uses as they
-# are ("nasal vs drip", "pills vs infusion?", "my doctor", "aerosol").
+# are ("nasal vs drip", "pills vs infusion?", "my doctor", "aerosol", "yo, quick
+# question").
 _EN_WORDS = frozenset(
     """
 the a an and or of to in on at for with from about by is are was were be been being
