@@ -86,6 +86,11 @@ class SpellingCorrector:
         return found[0].term
 
     def correct(self, text: str) -> str:
-        if not text or language.message_language(text) == language.ES:
+        if not text:
             return text
-        return _WORD.sub(lambda match: self._fix(match.group(0)), text)
+        corrected = _WORD.sub(lambda match: self._fix(match.group(0)), text)
+        # The language only matters when a word would change (most messages
+        # have none), so it is read last.
+        if corrected == text or language.message_language(text) == language.ES:
+            return text
+        return corrected
