@@ -138,33 +138,10 @@ def leave_open_form(tracker: Tracker) -> List[EventType]:
     return []
 
 
-FOLLOW_UP_STARTS = (
-    "and",
-    "what about",
-    "how about",
-    "and what about",
-    "what of",
-    "same for",
-    "also",
-    "now",
-    "ok and",
-    "okay and",
-    "y",
-    "y qué tal",
-    "y que tal",
-    "qué tal",
-    "que tal",
-    "y con",
-    "y para",
-    "y en",
-    "lo mismo para",
-    "también",
-    "tambien",
-    "ahora",
-    "ok y",
-    "y el",
-    "y la",
-)
+# Openers of a follow-up inside the comparison, besides the follow-up table's
+# own (bot/content/follow_ups.yml: "what about", "and", "y", "no i meant"...):
+# "now the spray" changes the option on screen.
+FOLLOW_UP_STARTS = ("now", "ahora")
 FILLER = {
     "the",
     "a",
@@ -224,7 +201,6 @@ def is_elliptical(text: Text) -> bool:
     if not words:
         return False
     joined = " ".join(words)
-    # The follow-up table's openers too ("no, I meant...", "me refería a...").
     starts = FOLLOW_UP_STARTS + follow_up.load().openers
     if any(joined == start or joined.startswith(start + " ") for start in starts):
         return True

@@ -2,8 +2,9 @@
 
 A short message that names two or more options with "vs", "or" or "o" between
 them wants them side by side, and so does a longer one the classifier did not
-understand that names them and asks how they differ; the classifier, which knows the words but not
-the options' many names, may read it as one option's FAQ or not at all. The
+understand that names them and asks how they differ; the classifier, which
+knows the words but not the options' many names, may read it as one option's
+FAQ or not at all. The
 options' names are the decision aid's own aliases (bot/content/comparison.yml
 and its Spanish mirror), so this component keeps no list of its own. It runs
 after the intent classifier and before SafetyOverride, which still turns a

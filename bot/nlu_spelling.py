@@ -71,7 +71,6 @@ class SpellingCorrection(GraphComponent):
             (directory / self.VOCABULARY_FILE).write_text(
                 json.dumps(dict(sorted(counts.items())), ensure_ascii=False), "utf-8"
             )
-        self._corrector = SpellingCorrector(counts)
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

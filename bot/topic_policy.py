@@ -70,18 +70,31 @@ TOOL_SLOT = "da_context"
 GENERAL_FOR_OPTION = "utter_general_for_option"
 FALLBACK_RESPONSE = "utter_fallback"
 COMPARE_ACTION = "action_da_compare"
+# The intents data/rules/decision_aid.yml sends to COMPARE_ACTION.
+COMPARE_ACTION_INTENTS = {
+    decision_aid.INTENT_COMPARE,
+    decision_aid.INTENT_DIMENSION,
+    decision_aid.INTENT_TABLE,
+    decision_aid.INTENT_NEXT,
+    decision_aid.INTENT_ABOUT,
+}
 # "What about X?" reads as a comparison topic to the classifier. After an FAQ
 # answer, with no option and no comparison topic in it, it is a question about
 # X: the FAQ answer when the classifier is this sure of it (or it is the current
 # topic), otherwise the honest "not sure" rather than the whole table.
-ASPECT_INTENT = "compare_dimension"
+ASPECT_INTENT = decision_aid.INTENT_DIMENSION
 FAQ_FOR_ASPECT = 0.5
+
+
+def _faq_selection(tracker: DialogueStateTracker) -> Dict[Text, Any]:
+    """The classifier's FAQ answer for the latest message (key, confidence), whatever its intent."""
+    selectors = tracker.latest_message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}
+    return (selectors.get(FAQ) or {}).get("response") or {}
 
 
 def _faq_choice(tracker: DialogueStateTracker) -> Optional[Text]:
     """The FAQ key the classifier chose for the latest message, whatever its intent."""
-    selectors = tracker.latest_message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}
-    key = ((selectors.get(FAQ) or {}).get("response") or {}).get("intent_response_key") or ""
+    key = _faq_selection(tracker).get("intent_response_key") or ""
     return key.split("/", 1)[1] if "/" in key else None
 
 
@@ -93,8 +106,7 @@ def _faq_key(tracker: DialogueStateTracker) -> Optional[Text]:
 
 
 def _faq_confidence(tracker: DialogueStateTracker) -> float:
-    selectors = tracker.latest_message.parse_data.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}
-    return float(((selectors.get(FAQ) or {}).get("response") or {}).get("confidence") or 0.0)
+    return float(_faq_selection(tracker).get("confidence") or 0.0)
 
 
 def _aspect_outside_comparison(tracker: DialogueStateTracker, text: Text) -> bool:
@@ -105,9 +117,9 @@ def _aspect_outside_comparison(tracker: DialogueStateTracker, text: Text) -> boo
 
 def _ours(tracker: DialogueStateTracker) -> bool:
     """The comparison action ran this turn because this policy sent an option
-    follow-up there (the rules send it only for decision-aid intents)."""
-    intent = (tracker.latest_message.intent or {}).get(INTENT_NAME_KEY) or ""
-    return not tracker.active_loop_name and not intent.startswith(("compare_", "da_", "show_"))
+    follow-up there (the rules send it only for these intents)."""
+    intent = (tracker.latest_message.intent or {}).get(INTENT_NAME_KEY)
+    return not tracker.active_loop_name and intent not in COMPARE_ACTION_INTENTS
 
 
 def _comparison_row(tracker: DialogueStateTracker, topic: Optional[Text]) -> Optional[Text]:
