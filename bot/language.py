@@ -100,6 +100,19 @@ def _detector():
     )
 
 
+# "In plain English, please" asks for simpler words, not for a language.
+_PLAINER = re.compile(
+    r"\b(?:plain|simple|simpler|easy|easier|normal|regular|everyday|layman'?s?|human)\s+"
+    r"(?:english|words|terms|language)\b|\b(?:palabras|t[eé]rminos)\s+(?:sencill|simple|f[aá]cil)"
+    r"|\ben cristiano\b",
+    re.I,
+)
+
+
+def asks_for_plainer_words(text: str) -> bool:
+    return bool(_PLAINER.search(text or ""))
+
+
 def requested_language(text: str) -> Optional[str]:
     """The language a short message asks for outright ("en español"), else None."""
     text = (text or "").strip()

@@ -65,6 +65,17 @@ def asks_how_options_differ(text: str) -> bool:
     return any(len(aid.find_options(text)) >= 2 or aid.wants_whole_table(text) for aid in _aids())
 
 
+# "Which one lets me drive home?", "¿cuál cubre Medicare?": a question word
+# that asks across the options for a fact.
+WHICH = re.compile(r"^\W*(?:\w+\W+){0,3}?(which|cu[aá]l|cu[aá]les)\b", re.IGNORECASE)
+
+
+def asks_which_option_has(text: str) -> bool:
+    """A "which one..." question about a comparison topic (cost, insurance,
+    driving, time at the clinic...): a fact the table holds, not a request to choose."""
+    return bool(WHICH.search(text)) and any(aid.find_dimensions(text) for aid in _aids())
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class ComparisonRequest(GraphComponent):
     """Forces intent ``compare_options`` when a short message sets options side by side."""

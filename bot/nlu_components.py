@@ -50,6 +50,26 @@ def force_intent(message: Message, name: Text) -> None:
     message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
 
 
+def force_response(message: Message, retrieval: Text, key: Text) -> None:
+    """Makes ``retrieval/key`` the selected answer of a retrieval intent (used when
+    a safety pattern knows which deferral fits: "stop drinking before a session?"
+    is about combining, whatever the classifier's nearest deferral was)."""
+    selectors = dict(message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {})
+    selectors.setdefault(RESPONSE_SELECTOR_RETRIEVAL_INTENTS, [retrieval])
+    previous = selectors.get(retrieval) or {}
+    full_key = f"{retrieval}/{key}"
+    selectors[retrieval] = {
+        RESPONSE_SELECTOR_PREDICTION_KEY: {
+            RESPONSE_SELECTOR_RESPONSES_KEY: None,
+            PREDICTED_CONFIDENCE_KEY: 1.0,
+            INTENT_RESPONSE_KEY: full_key,
+            RESPONSE_SELECTOR_UTTER_ACTION_KEY: UTTER_PREFIX + full_key,
+        },
+        RESPONSE_SELECTOR_RANKING_KEY: previous.get(RESPONSE_SELECTOR_RANKING_KEY) or [],
+    }
+    message.set(RESPONSE_SELECTOR_PROPERTY_NAME, selectors, add_to_output=True)
+
+
 class LinearScorer:
     """``pipeline.decision_function([text])[0]`` for one text, without scipy's overhead.
 

@@ -15,7 +15,8 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -46,6 +47,14 @@ class LanguageRequest(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            if language.requested_language(message.get(TEXT) or ""):
+            text = message.get(TEXT) or ""
+            if language.requested_language(text):
                 force_intent(message, SWITCH_INTENT)
+            elif (message.get(INTENT) or {}).get(
+                INTENT_NAME_KEY
+            ) == SWITCH_INTENT and language.asks_for_plainer_words(text):
+                # The classifier read "in plain English, please" as a language
+                # request; the answers are fixed texts, so the honest reply is
+                # the "not sure" one with the topic buttons.
+                force_intent(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
         return messages

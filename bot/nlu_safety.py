@@ -24,11 +24,13 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import RESPONSE_SELECTOR_PREDICTION_KEY, RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
+    INTENT_RESPONSE_KEY,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
@@ -36,9 +38,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.decision_aid import INTENT_COMPARE
-from bot.nlu_comparison import names_options_side_by_side
-from bot.nlu_components import force_intent
-from bot.safety.advice import detect_advice
+from bot.nlu_comparison import asks_which_option_has, names_options_side_by_side
+from bot.nlu_components import force_intent, force_response
+from bot.safety.advice import ADVICE_KEYS, DEFERRAL_KEYS, asks_in_general, detect_advice
 from bot.safety.assess import CRISIS, assess
 from bot.safety.assess import NONE as NO_RISK
 from bot.safety.crisis import detect
@@ -46,6 +48,13 @@ from bot.safety.risk_model import ADVICE, NONE, SafetyModel, SafetyScores, load_
 
 CRISIS_INTENT = "crisis"
 ADVICE_INTENT = "advice"
+FAQ_INTENT = "faq"
+# Deferrals only the classifiers pick (no pattern names them).
+CLASSIFIER_ONLY_KEYS = frozenset(DEFERRAL_KEYS) - frozenset(ADVICE_KEYS)
+# A general question the classifier took for a personal one gets its FAQ answer
+# only when that answer was a real candidate: the same 15% bar the classifier
+# (config.yml, min_confidence) sets for any FAQ answer.
+GENERAL_FAQ_MIN = 0.15
 SCORES_KEY = "safety_scores"
 SAFETY_KEY = "safety"
 # A request to see the options compared, in either language.
@@ -230,10 +239,14 @@ class SafetyOverride(GraphComponent):
             intent = DEFAULT_NLU_FALLBACK_INTENT_NAME
         result = assess(text, scores, intent, pattern)
         key = detect_advice(text)
+        # "What does treatment-resistant mean?", "what happens after a Spravato
+        # dose?": asked about people in general, so a classifier's guess that
+        # it is personal does not make it a deferral.
+        general = key is None and asks_in_general(text)
         # A check-in always wins over a deferral: "is there a dose where you
         # don't come back?" is a question about means, not about a dose.
         advice = result.level == NO_RISK and (
-            key is not None or (scores is not None and scores.is_advice)
+            key is not None or (scores is not None and scores.is_advice and not general)
         )
         message.set(SAFETY_KEY, result.as_dict(), add_to_output=True)
         if result.level == CRISIS:
@@ -243,14 +256,42 @@ class SafetyOverride(GraphComponent):
         elif (
             (advice or intent == ADVICE_INTENT)
             and key is None
-            and (COMPARE_REQUEST.search(text) or names_options_side_by_side(text))
+            and (
+                COMPARE_REQUEST.search(text)
+                or names_options_side_by_side(text)
+                or asks_which_option_has(text)
+            )
         ):
-            # "Can you compare the three for me?" or "spravato or iv" asks for the
-            # comparison, which is neutral by design; only a request to choose
-            # ("which should I pick?", caught by the patterns) is the clinician deferral.
+            # "Can you compare the three for me?", "spravato or iv" or "which one
+            # lets me drive home?" asks for the comparison, which is neutral by
+            # design; only a request to choose ("which should I pick?", caught by
+            # the patterns) is the clinician deferral.
             force_intent(message, INTENT_COMPARE)
         elif advice:
             force_intent(message, ADVICE_INTENT)
+            if key is not None and _selected_advice(message) not in CLASSIFIER_ONLY_KEYS:
+                # The pattern knows which deferral fits better than the classifier's
+                # nearest one, except for the situations only the classifier knows
+                # (a symptom right now, doses at home).
+                force_response(message, ADVICE_INTENT, key)
+        elif intent == ADVICE_INTENT and general:
+            force_intent(message, _general_answer(message))
+
+
+def _selected_advice(message: Message) -> Optional[Text]:
+    selector = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(ADVICE_INTENT) or {}
+    full_key = (selector.get(RESPONSE_SELECTOR_PREDICTION_KEY) or {}).get(INTENT_RESPONSE_KEY)
+    return full_key.split("/", 1)[1] if full_key and "/" in full_key else None
+
+
+def _general_answer(message: Message) -> Text:
+    """The classifier's FAQ intent when it holds enough of the mass, else "not sure"."""
+    for entry in message.get(INTENT_RANKING_KEY) or []:
+        if entry.get(INTENT_NAME_KEY) == FAQ_INTENT:
+            if entry.get(PREDICTED_CONFIDENCE_KEY, 0.0) >= GENERAL_FAQ_MIN:
+                return FAQ_INTENT
+            break
+    return DEFAULT_NLU_FALLBACK_INTENT_NAME
 
 
 __all__ = ["SafetyClassifier", "SafetyOverride", "SCORES_KEY", "SAFETY_KEY"]

@@ -8,7 +8,8 @@ has seen (one or two edits). Only unknown words change:
 - a word in symspellpy's English dictionary is kept ("wether" is a word);
 - short words (under four letters) and acronyms are kept: one edit turns a
   short word into too many others;
-- Spanish messages are kept as written (the dictionary is English).
+- Spanish messages are kept as written (the dictionary is English);
+- one real-word slip is mended: "dose" typed for "does" after a question word.
 
 The corrected text feeds only the intent classifier. The safety layer reads
 what the person wrote.
@@ -33,6 +34,15 @@ MIN_LENGTH = 4
 # four-letter word two edits away could be almost anything.
 LONG_WORD = 7
 TIE_RATIO = 3
+# One real-word confusion the dictionary cannot see: "how long dose it last",
+# "what dose a iv cost" mean "does". Only after a question word and before a
+# subject, so "what dose is right?" keeps its word.
+_DOSE_FOR_DOES = re.compile(
+    r"\b(how|what|when|why|where|who|long|much|often|far)\s+dose\s+"
+    r"(?=(?:a|an|the|it|that|this|iv|ketamine|spravato|insurance|medicare|medicaid|my|your"
+    r"|someone|anyone|he|she|they|each|every|one)\b)",
+    re.I,
+)
 
 
 @lru_cache(maxsize=1)
@@ -89,6 +99,7 @@ class SpellingCorrector:
         if not text:
             return text
         corrected = _WORD.sub(lambda match: self._fix(match.group(0)), text)
+        corrected = _DOSE_FOR_DOES.sub(lambda match: match.group(1) + " does ", corrected)
         # The language only matters when a word would change (most messages
         # have none), so it is read last.
         if corrected == text or language.message_language(text) == language.ES:

@@ -930,10 +930,14 @@ def _training_examples() -> Dict[str, List[str]]:
 
 def test_new_topics_have_an_answer_and_enough_varied_training_examples():
     examples = _training_examples()
+    # Enough to be learned, and never more than the typical older topic, so a
+    # new topic does not pull other topics' questions towards itself.
+    sizes = sorted(len(v) for k, v in examples.items() if k.startswith("faq/"))
+    typical = sizes[len(sizes) // 2]
     for key in NEW_TOPICS:
         assert f"utter_faq/{key}" in RAW, key
         texts = examples.get(f"faq/{key}", [])
-        assert 25 <= len(texts) <= 40, (key, len(texts))
+        assert 25 <= len(texts) <= typical, (key, len(texts), typical)
         assert len({t.lower() for t in texts}) == len(texts), f"{key}: duplicate examples"
 
 

@@ -25,7 +25,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.safety.advice import ADVICE_KEYS, DEFERRAL_KEYS, detect_advice
+from bot.safety.advice import ADVICE_KEYS, DEFERRAL_KEYS, asks_in_general, detect_advice
 from bot.safety.assess import CHECK, assess
 from bot.safety.crisis import CrisisResult, detect
 from bot.safety.rules import violations
@@ -754,3 +754,57 @@ def test_a_past_attempt_with_something_present_keeps_the_crisis_reply():
 )
 def test_round_four_wordings(text, crisis):
     assert detect(text).is_crisis is crisis, text
+
+
+@pytest.mark.parametrize(
+    "text, general",
+    [
+        ("What does treatment-resistant depression actually mean?", True),
+        ("what happens after a Spravato dose?", True),
+        ("why does a small dose of ketamine help with pain?", True),
+        # The writer speaks about themselves: not a question about people in general.
+        ("what happens after my dose? I feel odd", False),
+        # An advice rule matched: the deferral, not a general question.
+        ("how much ketamine should I take after a session?", False),
+    ],
+)
+def test_questions_about_people_in_general(text, general):
+    assert asks_in_general(text) is general
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mi esposo casi no respira despues de la ketamina",
+        "no la puedo despertar, se tomo sus trociscos",
+        "tiene los labios morados y respira raro",
+        "se le hincha la garganta despues del spray",
+        "mi papa no puede mover el brazo y habla raro",
+    ],
+)
+def test_spanish_emergencies_described_without_the_word(text):
+    result = detect(text)
+    assert result.is_crisis and result.category == "overdose_emergency", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "el cielo esta gris hoy, ¿abren temprano?",
+        "no contesta el teléfono la clínica, ¿a qué hora abren?",
+        "me muero de risa con el chiste",
+    ],
+)
+def test_spanish_everyday_words_near_the_emergency_signs_are_not_emergencies(text):
+    assert not detect(text).is_crisis, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I gave all my passwords to my sister and deleted my socials. how much is a consult",
+        "le di mis contraseñas a mi prima y borré mis redes. ¿qué necesito traer?",
+    ],
+)
+def test_closing_ones_accounts_is_a_warning_sign(text):
+    assert detect(text).warning, text

@@ -87,6 +87,16 @@ def test_risk_vocabulary_never_gets_the_generic_fallback(intent):
     assert assess("what happens at a funeral home", _scores(0.0), "faq").level == NONE
 
 
+def test_risk_vocabulary_in_a_personal_question_gets_the_deferral_not_a_check_in():
+    # "Pills" is risk vocabulary; the safety model reads the question as personal,
+    # so the clinician deferral answers it (it is not the generic fallback).
+    advice = SafetyScores(0.01, 0.0, 0.98, NONE, True)
+    text = "my blood pressure pills, do I take them the day of the infusion or skip them?"
+    assert detect(text).risk_vocabulary
+    assert assess(text, advice, "nlu_fallback").level == NONE
+    assert assess(text, _scores(0.01), "nlu_fallback").level == CHECK
+
+
 # ---- plan: what happens next ---------------------------------------------------
 
 
@@ -115,6 +125,12 @@ def test_fine_after_crisis_reply_thanks_and_goes_back():
 def test_help_questions_are_answered_not_checked():
     assert plan(CHECK, "crisis_no_call", FLAGGED) == ()
     assert plan(NONE, "crisis_what_happens", AFTER_CRISIS) == ()
+
+
+def test_a_first_message_at_check_level_is_checked_even_if_it_reads_like_a_help_question():
+    # "I've made my peace with everything ... don't call": a warning sign, not a
+    # question about calling 988 after the bot offered it.
+    assert plan(CHECK, "crisis_no_call", FRESH) == (CHECK_IN_RESPONSE,)
 
 
 def test_no_safety_action_for_ordinary_turns():

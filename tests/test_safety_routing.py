@@ -90,3 +90,59 @@ def test_a_request_to_compare_gets_the_comparison_a_request_to_choose_the_deferr
         assert bot.parse(text)["intent"]["name"] == "compare_options", text
     for text in ("Which should I pick for me, IV or Spravato?", "¿Cuál me conviene más a mí?"):
         assert bot.parse(text)["intent"]["name"] == "advice", text
+
+
+def _override(text: str, intent: str, ranking=()):
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu_safety import SafetyOverride
+
+    message = Message(
+        data={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.5},
+            "intent_ranking": [{"name": n, "confidence": c} for n, c in ranking],
+        }
+    )
+    SafetyOverride().process([message])
+    return message.get("intent")["name"]
+
+
+def test_a_which_question_about_a_comparison_topic_gets_the_comparison_not_the_deferral():
+    """The classifier's "which option" deferral for "which one is covered by
+    Medicare?" becomes the comparison: a fact the table holds, not a choice."""
+    for text in ("which one is covered by medicare?", "¿cuál cubre el seguro?"):
+        assert _override(text, "advice") == "compare_options", text
+    # A request to choose stays the deferral.
+    assert _override("which one should I pick for me?", "advice") == "advice"
+
+
+def test_the_classifier_s_deferral_for_a_general_question_becomes_its_faq_answer():
+    text = "What does treatment-resistant depression actually mean?"
+    assert _override(text, "advice", [("advice", 0.5), ("faq", 0.3)]) == "faq"
+    # The FAQ answer was no real candidate: "not sure", still no deferral.
+    assert _override(text, "advice", [("advice", 0.9), ("faq", 0.05)]) == "nlu_fallback"
+
+
+def test_a_question_about_people_in_general_is_not_deferred(bot):
+    """A general frame and no first-person word: the FAQ (or "not sure"), never the deferral."""
+    for text in (
+        "What does treatment-resistant depression actually mean?",
+        "What actually happens during the two-hour observation after a Spravato dose?",
+    ):
+        assert bot.parse(text)["intent"]["name"] != "advice", text
+    # A first-person word keeps the deferral.
+    assert bot.parse("what dose should I take after my Spravato dose?")["intent"]["name"] == (
+        "advice"
+    )
+
+
+def test_a_relative_s_suitability_is_the_family_deferral(bot):
+    for text in (
+        "my dad is 82 and has heart failure, would iv ketamine be safe for him?",
+        "mi mamá tiene demencia, ¿le conviene el spravato?",
+    ):
+        parse = bot.parse(text)
+        assert parse["intent"]["name"] == "advice", text
+        selected = parse["response_selector"]["advice"]["response"]["intent_response_key"]
+        assert selected == "advice/family", (text, selected)

@@ -264,6 +264,19 @@ def test_explicit_language_requests(text, expected):
     assert requested_language(text) == expected
 
 
+@pytest.mark.parametrize("text", ["in plain english pls", "can you say that in simple words?"])
+def test_asking_for_plainer_words_is_not_a_language_request(text):
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu_language import SWITCH_INTENT, LanguageRequest
+
+    # The classifier's guess for such a message, as it was seen on a blind set.
+    message = Message(data={"text": text, "intent": {"name": SWITCH_INTENT, "confidence": 0.6}})
+    LanguageRequest().process([message])
+    assert requested_language(text) is None
+    assert message.get("intent")["name"] == "nlu_fallback"
+
+
 def test_unclear_messages_keep_the_conversation_language():
     assert conversation_language("ok", "es") == "es"
     assert conversation_language("Spravato", "es") == "es"

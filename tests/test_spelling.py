@@ -54,6 +54,19 @@ def test_known_short_and_foreign_words_are_kept(corrector, text):
     assert corrector.correct(text) == text
 
 
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("hw long dose a iv take", "hw long does a iv take"),
+        ("what dose insurance cover", "what does insurance cover"),
+        # A question about a dose keeps its word.
+        ("what dose is right for me", "what dose is right for me"),
+    ],
+)
+def test_dose_typed_for_does_after_a_question_word(corrector, typed, meant):
+    assert corrector.correct(typed) == meant
+
+
 def test_a_typo_with_two_equally_near_words_is_kept():
     corrector = SpellingCorrector({"infusion": 1, "infusions": 1})
     # "infusiona" is one edit from "infusion"... and from "infusions".

@@ -24,7 +24,7 @@ import functools
 import logging
 import re
 import threading
-from typing import List, Optional, Set
+from typing import List, Optional, Set, Tuple
 
 from bot.safety.crisis import _NLP_LOCK, RuleSet, make_doc
 from bot.safety.text import PATTERN_DIR, tokenize
@@ -39,6 +39,7 @@ ADVICE_KEYS = (
     "pregnancy",
     "which_option",
     "diagnosis",
+    "family",
 )
 # Every deferral (utter_advice/<key>): the pattern keys, plus two that only the
 # classifiers pick (own doses at home, a symptom happening now).
@@ -67,27 +68,29 @@ def rules() -> RuleSet:
     return _RULES
 
 
-def _detect(text: str) -> Optional[str]:
+def _detect(text: str) -> Tuple[Optional[str], bool]:
+    """(advice key or None, whether it asks about people in general and not about the writer)."""
     rs = rules()
     tokens = tokenize(text)
     if not tokens:
-        return None
+        return None, False
     with _NLP_LOCK:
         doc = make_doc(tokens)
         found = rs.matches(doc)
-    if any(r.kind == "general" for r, _, _ in found):
+    general = any(r.kind == "general" for r, _, _ in found)
+    if general:
         # A question about people in general: context alone (a dose word, "I'm 61")
         # does not make it personal.
         found = [m for m in found if m[0].id not in _WEAK]
     keys = {r.category for r, _, _ in found if r.category and r.kind == "advice"}
-    if keys & _PERSONAL_ONLY:
-        personal = set(rs.sets.get("PERSONAL", ()))
-        if not any(t.text in personal for t in tokens):
-            keys -= _PERSONAL_ONLY
+    personal = set(rs.sets.get("PERSONAL", ()))
+    first_person = any(t.text in personal for t in tokens)
+    if keys & _PERSONAL_ONLY and not first_person:
+        keys -= _PERSONAL_ONLY
     for key in _PRIORITY:
         if key in keys:
-            return key
-    return None
+            return key, False
+    return None, general and not first_person
 
 
 _FALLBACK = [
@@ -104,7 +107,7 @@ _FALLBACK = [
 
 
 @functools.lru_cache(maxsize=4096)
-def _detect_cached(text: str) -> Optional[str]:
+def _detect_cached(text: str) -> Tuple[Optional[str], bool]:
     return _detect(text)
 
 
@@ -114,7 +117,7 @@ def detect_advice(text: str) -> Optional[str]:
     try:
         if not isinstance(text, str):
             text = "" if text is None else str(text)
-        return _detect_cached(text)
+        return _detect_cached(text)[0]
     except Exception:  # pragma: no cover - defensive
         logger.exception("advice detector failed; using keyword fallback")
         for key, pattern in _FALLBACK:
@@ -126,4 +129,15 @@ def detect_advice(text: str) -> Optional[str]:
         return None
 
 
-__all__ = ["detect_advice", "ADVICE_KEYS", "DEFERRAL_KEYS"]
+def asks_in_general(text: str) -> bool:
+    """No advice rule, a general frame ("what does ... mean?", "after a dose",
+    "do clinics usually...") and no first-person word: a question about people
+    in general, which a classifier's guess that it is personal does not overrule."""
+    try:
+        return _detect_cached(text if isinstance(text, str) else str(text or ""))[1]
+    except Exception:  # pragma: no cover - defensive: then the deferral stands
+        logger.exception("advice detector failed")
+        return False
+
+
+__all__ = ["detect_advice", "asks_in_general", "ADVICE_KEYS", "DEFERRAL_KEYS"]

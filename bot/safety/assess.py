@@ -93,7 +93,15 @@ def assess(
         return Assessment(level, None, language, "model")
     if pattern.warning:
         return Assessment(CHECK, None, language, "warning")
-    if pattern.risk_vocabulary and not pattern.idiom and intent in NO_ANSWER_INTENTS:
+    if (
+        pattern.risk_vocabulary
+        and not pattern.idiom
+        and intent in NO_ANSWER_INTENTS
+        and not (scores and scores.is_advice)
+    ):
+        # Risk words and no answer: ask. A question the safety model reads as
+        # personal ("my blood-pressure pills, do I take them that day?") is
+        # answered by the clinician deferral, which is not the generic fallback.
         return Assessment(CHECK, None, language, "vocabulary")
     return Assessment(NONE, None, language, "none")
 

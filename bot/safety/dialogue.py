@@ -10,7 +10,8 @@ The rules (one place, used by bot.policies.CrisisPolicy on every turn):
   thanks, then the answer to what they asked;
 - after a crisis reply: "no, I'm fine" -> thanks, then back to their question;
   "I don't want to call" and "what happens when I call?" have their own
-  replies (rules in data/rules/safety.yml, any time);
+  replies (rules in data/rules/safety.yml), and a check-in level does not
+  replace them once the session has had a safety reply;
 - otherwise nothing: the other policies answer.
 """
 
@@ -59,7 +60,9 @@ def session_safety(
 
 def plan(level: str, intent: Optional[str], session: SessionSafety) -> Tuple[str, ...]:
     """The safety actions for this turn (empty: no safety action, others decide)."""
-    if level == CHECK and intent in HELP_INTENTS:
+    if level == CHECK and intent in HELP_INTENTS and session.flagged:
+        # Their own replies only once help was offered: a first "made my peace,
+        # don't call" gets the check-in, not a reply about ways to call.
         return ()
     if level == CRISIS or (level == CHECK and session.flagged):
         return (CRISIS_RESPONSE,)
