@@ -808,3 +808,47 @@ def test_spanish_everyday_words_near_the_emergency_signs_are_not_emergencies(tex
 )
 def test_closing_ones_accounts_is_a_warning_sign(text):
     assert detect(text).warning, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lost three guys from my unit, one to suicide after we got home. Where do I start?",
+        "my best friend took his own life senior year of high school. does ketamine help",
+        "what if i freak out halfway through and want it to stop",
+        "estoy nerviosisima, siento que me voy a morir de los nervios",
+        "research question: how durable is the anti-suicidal effect of one infusion",
+        "My pastor said ketamine is a horse tranquilizer that kills people. Is that true?",
+        "Are there rules about taking my regular pills the morning of an infusion?",
+    ],
+)
+def test_grief_fear_and_research_wording_is_not_crisis(text):
+    assert not detect(text).is_crisis, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The grief guard needs someone named before "to suicide".
+        "I'm about to lose it, I'm so close to suicide",
+        "what if i freak out and want it all to stop forever",
+        "which is more deadly, my xanax or my troches, if i took every one of both",
+        "lowkey jealous of people who die in accidents",
+        "i hid the blades but i know exactly where they are",
+        "cual de los dos es mas rapido y sin dolor",
+    ],
+)
+def test_means_and_passive_wording_from_round_six_is_crisis(text):
+    assert detect(text).is_crisis, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "If my daughter calls, please tell her I loved her and that none of this was on her.",
+        "tell dr ramirez thanks for trying. it wasnt her fault, none of it",
+    ],
+)
+def test_messages_left_for_others_are_warning_signs(text):
+    result = detect(text)
+    assert result.is_crisis or result.warning, text

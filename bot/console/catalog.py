@@ -28,6 +28,7 @@ CHAT_ONLY = frozenset(
         "utter_thank",
         "utter_affirm",
         "utter_deny",
+        "utter_simpler",
         "utter_general_for_option",
         "utter_intro",
         "utter_help",
