@@ -15,7 +15,6 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -24,6 +23,7 @@ from bot import language
 from bot.nlu_components import force_intent
 
 SWITCH_INTENT = "switch_language"
+SIMPLER_INTENT = "ask_simpler"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -53,8 +53,7 @@ class LanguageRequest(GraphComponent):
             elif (message.get(INTENT) or {}).get(
                 INTENT_NAME_KEY
             ) == SWITCH_INTENT and language.asks_for_plainer_words(text):
-                # The classifier read "in plain English, please" as a language
-                # request; the answers are fixed texts, so the honest reply is
-                # the "not sure" one with the topic buttons.
-                force_intent(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
+                # "In plain English, please" asks for simpler words, not for a
+                # language (its reply says why the answers can't be reworded).
+                force_intent(message, SIMPLER_INTENT)
         return messages

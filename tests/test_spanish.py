@@ -274,7 +274,7 @@ def test_asking_for_plainer_words_is_not_a_language_request(text):
     message = Message(data={"text": text, "intent": {"name": SWITCH_INTENT, "confidence": 0.6}})
     LanguageRequest().process([message])
     assert requested_language(text) is None
-    assert message.get("intent")["name"] == "nlu_fallback"
+    assert message.get("intent")["name"] == "ask_simpler"
 
 
 def test_unclear_messages_keep_the_conversation_language():
