@@ -14,20 +14,16 @@ request to choose ("should I do Spravato or IV?") into the clinician deferral.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from typing import List
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.core.constants import USER_INTENT_OUT_OF_SCOPE
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import decision_aid
-from bot.nlu_components import force_intent
+from bot.nlu_components import IntentOverride, force_intent
 
 CONNECTOR = re.compile(
     r"\b(vs|versus|or|o|compared (to|with)|against|frente a|contra|comparad[oa] con)\b",
@@ -77,21 +73,8 @@ def asks_which_option_has(text: str) -> bool:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class ComparisonRequest(GraphComponent):
+class ComparisonRequest(IntentOverride):
     """Forces intent ``compare_options`` when a short message sets options side by side."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ComparisonRequest:
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -50,6 +50,25 @@ def force_intent(message: Message, name: Text) -> None:
     message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
 
 
+class IntentOverride(GraphComponent):
+    """Base of the untrained components that overrule the classifier's intent
+    (LanguageRequest, ComparisonRequest, SafetyOverride): nothing to train or
+    store, training data passes through; subclasses implement ``process``."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> IntentOverride:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
 def force_response(message: Message, retrieval: Text, key: Text) -> None:
     """Makes ``retrieval/key`` the selected answer of a retrieval intent (used when
     a safety pattern knows which deferral fits: "stop drinking before a session?"

@@ -11,23 +11,22 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import language
-from bot.nlu_components import force_intent
+from bot.nlu_components import IntentOverride, force_intent
 
 SWITCH_INTENT = "switch_language"
 SIMPLER_INTENT = "ask_simpler"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class LanguageRequest(GraphComponent):
+class LanguageRequest(IntentOverride):
     """Forces intent ``switch_language`` when a short message asks for a language."""
 
     @classmethod
@@ -41,9 +40,6 @@ class LanguageRequest(GraphComponent):
         # The language detector's models load here, not on a visitor's first message.
         language.warm_up()
         return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

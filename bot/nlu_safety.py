@@ -39,7 +39,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.decision_aid import INTENT_COMPARE
 from bot.nlu_comparison import asks_which_option_has, names_options_side_by_side
-from bot.nlu_components import force_intent, force_response
+from bot.nlu_components import IntentOverride, force_intent, force_response
 from bot.safety.advice import ADVICE_KEYS, DEFERRAL_KEYS, asks_in_general, detect_advice
 from bot.safety.assess import CRISIS, assess
 from bot.safety.assess import NONE as NO_RISK
@@ -206,21 +206,8 @@ def _scores(message: Message) -> Optional[SafetyScores]:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class SafetyOverride(GraphComponent):
+class SafetyOverride(IntentOverride):
     """Overrides the predicted intent for crisis and personal-advice messages."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> SafetyOverride:
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
