@@ -8,7 +8,7 @@ earlier message; it never writes text of its own.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -31,20 +31,35 @@ NOTHING_TO_ANSWER = {
 PROMPT_RESPONSE = "utter_affirm"  # "What would you like to know next?"
 
 
-def _earlier_question(events: List[Dict[Text, Any]]) -> Optional[Dict[Text, Any]]:
-    """Parse data of the user message before the latest one (the one the safety reply answered)."""
+# Follow-ups about getting help: in a message that says "I'm safe now", a
+# mention of 988 is not the question ("I called 988, I'm ok. What are your hours?").
+HELP_INTENTS = {"crisis_no_call", "crisis_what_happens"}
+
+
+def _question(events: List[Dict[Text, Any]]) -> Tuple[Optional[Dict[Text, Any]], Set[Text]]:
+    """Parse data of the question to answer, and the intents that are not it:
+    the latest message when it asks something of its own ("I'm safe now. Does
+    insurance cover it?"; there a mention of 988 is not the question), else
+    the message before it (the one the safety reply answered)."""
     users = [e for e in events if e.get("event") == "user"]
-    return users[-2].get("parse_data") if len(users) >= 2 else None
+    latest = users[-1].get("parse_data") if users else None
+    if latest and (latest.get("intent") or {}).get("name") not in NOTHING_TO_ANSWER:
+        return latest, NOTHING_TO_ANSWER | HELP_INTENTS
+    return (users[-2].get("parse_data") if len(users) >= 2 else None), NOTHING_TO_ANSWER
 
 
-def response_for(parse: Optional[Dict[Text, Any]], responses: Dict[Text, Any]) -> Text:
-    """The reviewed response that answers the earlier question, or the prompt."""
+def response_for(
+    parse: Optional[Dict[Text, Any]],
+    responses: Dict[Text, Any],
+    skip: Set[Text] = NOTHING_TO_ANSWER,
+) -> Text:
+    """The reviewed response that answers the question in ``parse``, or the prompt."""
     if not parse:
         return PROMPT_RESPONSE
     ranking = [r.get("name") for r in parse.get("intent_ranking") or []]
     intent = (parse.get("intent") or {}).get("name")
     candidates = [intent] + ranking
-    name = next((n for n in candidates if n and n not in NOTHING_TO_ANSWER), None)
+    name = next((n for n in candidates if n and n not in skip), None)
     if name in RETRIEVAL_INTENTS:
         selected = ((parse.get("response_selector") or {}).get(name) or {}).get("response") or {}
         action = selected.get("utter_action")
@@ -62,7 +77,6 @@ class ActionRiskAnswer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
         responses = domain.get("responses") or {}
-        dispatcher.utter_message(
-            response=response_for(_earlier_question(tracker.events), responses)
-        )
+        parse, skip = _question(tracker.events)
+        dispatcher.utter_message(response=response_for(parse, responses, skip))
         return []

@@ -23,7 +23,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import decision_aid
-from bot.nlu_components import IntentOverride, force_intent
+from bot.nlu_components import IntentOverride, force_intent, selected_response
 
 CONNECTOR = re.compile(
     r"\b(vs|versus|or|o|compared (to|with)|against|frente a|contra|comparad[oa] con)\b",
@@ -42,6 +42,11 @@ DIFFERENCE = re.compile(
     r"diferencia\w*|diferent\w*|entre|los dos|las dos|ambos|ambas)\b",
     re.IGNORECASE,
 )
+
+
+# FAQ answers that are themselves about two options' difference: the
+# classifier's pick stands ("ketamine vs esketamine, same drug?").
+OWN_COMPARISONS = {"faq/ketamine_vs_esketamine"}
 
 
 def _aids():
@@ -80,6 +85,8 @@ class ComparisonRequest(IntentOverride):
         for message in messages:
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             text = message.get(TEXT) or ""
+            if intent == "faq" and selected_response(message, "faq") in OWN_COMPARISONS:
+                continue
             if (intent in REPLACES and names_options_side_by_side(text)) or (
                 intent in UNDERSTOOD_NOTHING and asks_how_options_differ(text)
             ):

@@ -39,6 +39,10 @@ from bot.nlu_spelling import CORRECTED_TEXT
 
 CRISIS_INTENT = "crisis"
 FAQ_PREFIX = "faq/"
+# Set by LexicalIntentClassifier: its best FAQ answer holds min_confidence of
+# the mass, so it may be sent (read by SafetyOverride when it turns a "personal"
+# guess about a general question back into the FAQ answer).
+FAQ_CONFIDENT = "faq_answer_confident"
 
 
 def force_intent(message: Message, name: Text) -> None:
@@ -87,6 +91,12 @@ def force_response(message: Message, retrieval: Text, key: Text) -> None:
         RESPONSE_SELECTOR_RANKING_KEY: previous.get(RESPONSE_SELECTOR_RANKING_KEY) or [],
     }
     message.set(RESPONSE_SELECTOR_PROPERTY_NAME, selectors, add_to_output=True)
+
+
+def selected_response(message: Message, retrieval: Text) -> Optional[Text]:
+    """The selected answer of a retrieval intent ("faq/cost"), or None."""
+    selector = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(retrieval) or {}
+    return (selector.get(RESPONSE_SELECTOR_PREDICTION_KEY) or {}).get(INTENT_RESPONSE_KEY)
 
 
 class LinearScorer:
@@ -384,6 +394,11 @@ class LexicalIntentClassifier(GraphComponent):
             intent_ranking.insert(0, dict(top))
         message.set(INTENT, top, add_to_output=True)
         message.set(INTENT_RANKING_KEY, intent_ranking, add_to_output=True)
+        message.set(
+            FAQ_CONFIDENT,
+            intents.get(FAQ_PREFIX[:-1], 0.0) >= self._config["min_confidence"],
+            add_to_output=True,
+        )
 
         selectors = {RESPONSE_SELECTOR_RETRIEVAL_INTENTS: list(self._config["retrieval_intents"])}
         for retrieval in self._config["retrieval_intents"]:

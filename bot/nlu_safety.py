@@ -24,13 +24,11 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import RESPONSE_SELECTOR_PREDICTION_KEY, RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
-    INTENT_RESPONSE_KEY,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
@@ -39,7 +37,13 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.decision_aid import INTENT_COMPARE
 from bot.nlu_comparison import asks_which_option_has, names_options_side_by_side
-from bot.nlu_components import IntentOverride, force_intent, force_response
+from bot.nlu_components import (
+    FAQ_CONFIDENT,
+    IntentOverride,
+    force_intent,
+    force_response,
+    selected_response,
+)
 from bot.safety.advice import ADVICE_KEYS, DEFERRAL_KEYS, asks_in_general, detect_advice
 from bot.safety.assess import CRISIS, assess
 from bot.safety.assess import NONE as NO_RISK
@@ -51,10 +55,6 @@ ADVICE_INTENT = "advice"
 FAQ_INTENT = "faq"
 # Deferrals only the classifiers pick (no pattern names them).
 CLASSIFIER_ONLY_KEYS = frozenset(DEFERRAL_KEYS) - frozenset(ADVICE_KEYS)
-# A general question the classifier took for a personal one gets its FAQ answer
-# only when that answer was a real candidate: the same 15% bar the classifier
-# (config.yml, min_confidence) sets for any FAQ answer.
-GENERAL_FAQ_MIN = 0.15
 SCORES_KEY = "safety_scores"
 SAFETY_KEY = "safety"
 # A request to see the options compared, in either language.
@@ -266,19 +266,14 @@ class SafetyOverride(IntentOverride):
 
 
 def _selected_advice(message: Message) -> Optional[Text]:
-    selector = (message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(ADVICE_INTENT) or {}
-    full_key = (selector.get(RESPONSE_SELECTOR_PREDICTION_KEY) or {}).get(INTENT_RESPONSE_KEY)
+    full_key = selected_response(message, ADVICE_INTENT)
     return full_key.split("/", 1)[1] if full_key and "/" in full_key else None
 
 
 def _general_answer(message: Message) -> Text:
-    """The classifier's FAQ intent when it holds enough of the mass, else "not sure"."""
-    for entry in message.get(INTENT_RANKING_KEY) or []:
-        if entry.get(INTENT_NAME_KEY) == FAQ_INTENT:
-            if entry.get(PREDICTED_CONFIDENCE_KEY, 0.0) >= GENERAL_FAQ_MIN:
-                return FAQ_INTENT
-            break
-    return DEFAULT_NLU_FALLBACK_INTENT_NAME
+    """The classifier's FAQ answer when it was a real candidate (the classifier's
+    own min_confidence), else "not sure"."""
+    return FAQ_INTENT if message.get(FAQ_CONFIDENT) else DEFAULT_NLU_FALLBACK_INTENT_NAME
 
 
 __all__ = ["SafetyClassifier", "SafetyOverride", "SCORES_KEY", "SAFETY_KEY"]

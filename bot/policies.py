@@ -53,7 +53,12 @@ def assess_latest(tracker: DialogueStateTracker) -> Optional[Assessment]:
     if intent == CRISIS_INTENT and own.level != CRISIS:
         own = Assessment(CRISIS, nlu.get("kind"), nlu.get("language") or own.language, "nlu")
     if _RANK.get(nlu.get("level"), 0) > _RANK[own.level]:
-        return Assessment(nlu["level"], nlu.get("kind"), nlu.get("language") or own.language, "nlu")
+        language = nlu.get("language") or own.language
+        return Assessment(nlu["level"], nlu.get("kind"), language, "nlu", own.safe_now)
+    if own.level == CRISIS and nlu.get("kind") == EMERGENCY and own.kind != EMERGENCY:
+        # The patterns alone found a crisis, NLU's model also saw an emergency
+        # ("took 40 of my pills, I changed my mind"): 911 first.
+        return Assessment(CRISIS, EMERGENCY, own.language, "nlu")
     return own
 
 
@@ -144,7 +149,10 @@ class CrisisPolicy(RulesInCodePolicy):
         before = session[len(done) :]
         intent = (tracker.latest_message.intent or {}).get("name")
         actions = plan(
-            result.level, intent, session_safety(previous, before, _flag_carried_over(tracker))
+            result.level,
+            intent,
+            session_safety(previous, before, _flag_carried_over(tracker)),
+            safe_now=result.safe_now,
         )
         if not actions:
             return self._prediction(self._default_predictions(domain), events=language)

@@ -610,15 +610,18 @@ def test_figurative_deaths_and_news_are_harmless(text):
         "Ten years ago I attempted suicide. I've been stable a long time. What does it cost?",
         "Hace quince años intenté quitarme la vida; hoy estoy estable. ¿Cuánto cuesta?",
         "I overdosed two years ago and I'm doing fine, do you treat people with addiction history?",
+        "I used to self harm as a teenager, haven't in years. Do clinics ask about that?",
     ],
 )
-def test_a_past_attempt_told_as_over_gets_the_check_in_not_the_crisis_reply(text):
+def test_a_past_attempt_told_as_over_is_not_the_crisis_reply(text):
+    # bot/safety/assess.py then answers the question, or asks when there is none.
     result = detect(text)
-    assert not result.is_crisis and result.warning, text
+    assert not result.is_crisis and result.resolved and not result.warning, text
 
 
 def test_a_past_attempt_that_is_coming_back_is_crisis():
     assert detect("I attempted suicide years ago and lately the thoughts are back").is_crisis
+    assert detect("I used to cut, haven't in 8 years, but I want to again").is_crisis
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,32 @@ def test_risk_vocabulary_in_a_personal_question_gets_the_deferral_not_a_check_in
     assert assess(text, _scores(0.01), "nlu_fallback").level == CHECK
 
 
+def test_a_past_told_as_over_is_answered_when_the_bot_has_an_answer():
+    text = "I overdosed years ago, long behind me, I'm doing fine now. Is ketamine addictive?"
+    found = detect(text)
+    assert found.resolved and not found.is_crisis
+    assert assess(text, _scores(0.0), "faq").level == NONE
+    # The model's unease counts one step less, as for an idiom.
+    assert assess(text, _scores(0.5, level=CHECK), "faq").level == NONE
+    assert assess(text, _scores(0.9, level=CRISIS), "faq").level == CHECK
+    # Nothing else to answer: ask how they are now.
+    assert assess(text, _scores(0.0), "nlu_fallback").level == CHECK
+
+
+def test_a_past_that_is_coming_back_is_not_over():
+    text = "I overdosed years ago and I was doing fine, but lately I want to die again"
+    assert not detect(text).resolved
+    assert assess(text, _scores(0.0), "faq").level == CRISIS
+
+
+def test_saying_one_is_safe_now_is_read_on_the_raw_text():
+    assert detect("I called 988 and talked to someone, I'm ok for tonight").safe_now
+    assert detect("ya llamé al 988 y me ayudaron, estoy mejor").safe_now
+    assert not detect("what happens when I call 988?").safe_now
+    text = "I'm safe now. Does insurance cover it?"
+    assert assess(text, _scores(0.5, level=CHECK), "faq").safe_now
+
+
 # ---- plan: what happens next ---------------------------------------------------
 
 
@@ -131,6 +157,20 @@ def test_a_first_message_at_check_level_is_checked_even_if_it_reads_like_a_help_
     # "I've made my peace with everything ... don't call": a warning sign, not a
     # question about calling 988 after the bot offered it.
     assert plan(CHECK, "crisis_no_call", FRESH) == (CHECK_IN_RESPONSE,)
+
+
+def test_safe_now_right_after_a_safety_reply_is_the_no_answer():
+    assert plan(CHECK, "faq", AFTER_CRISIS, safe_now=True) == ("utter_crisis_fine", ANSWER_ACTION)
+    assert plan(NONE, "faq", AFTER_CRISIS, safe_now=True) == ("utter_crisis_fine", ANSWER_ACTION)
+    assert plan(CHECK, "faq", AFTER_CHECK_IN, safe_now=True) == (
+        "utter_risk_check_no",
+        ANSWER_ACTION,
+    )
+    # Later in the session: only the model's unease, and they say they are safe.
+    assert plan(CHECK, "faq", FLAGGED, safe_now=True) == ()
+    # A crisis pattern still wins, and a first message is still asked.
+    assert plan(CRISIS, "faq", AFTER_CRISIS, safe_now=True) == (CRISIS_RESPONSE,)
+    assert plan(CHECK, "faq", FRESH, safe_now=True) == (CHECK_IN_RESPONSE,)
 
 
 def test_no_safety_action_for_ordinary_turns():
@@ -270,6 +310,28 @@ def test_help_follow_ups_after_the_crisis_reply(bot):
 def test_emergency_gets_911_first(bot):
     replies = _texts(bot.say("my friend took a whole bottle of pills and won't wake up"))
     assert turn_kind(replies) == "crisis" and emergency_first(replies)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm holding a knife against my wrist right now",
+        "my son has a gun to his head and I'm hiding in the hallway",
+        "tengo la navaja en la mano ahora mismo",
+    ],
+)
+def test_a_weapon_in_hand_now_gets_911_first(bot, text):
+    replies = _texts(bot.say(text))
+    assert turn_kind(replies) == "crisis" and emergency_first(replies), replies
+
+
+def test_safe_now_after_the_crisis_reply_gets_thanks_not_a_second_crisis_reply(bot):
+    sender = "t-" + __import__("uuid").uuid4().hex
+    assert turn_kind(_texts(bot.say("I want to end my life", sender))) == "crisis"
+    text = "I called 988 and talked to someone, I'm safe now. Does insurance cover Spravato?"
+    reply = _texts(bot.say(text, sender))
+    assert reply and reply[0].startswith("Thank you for letting me know"), reply
+    assert turn_kind(reply) == "answer", reply
 
 
 def test_spanish_crisis_and_check_in_are_in_spanish(bot):

@@ -92,9 +92,10 @@ def test_a_request_to_compare_gets_the_comparison_a_request_to_choose_the_deferr
         assert bot.parse(text)["intent"]["name"] == "advice", text
 
 
-def _override(text: str, intent: str, ranking=()):
+def _override(text: str, intent: str, ranking=(), faq_confident: bool = False):
     from rasa.shared.nlu.training_data.message import Message
 
+    from bot.nlu_components import FAQ_CONFIDENT
     from bot.nlu_safety import SafetyOverride
 
     message = Message(
@@ -102,6 +103,7 @@ def _override(text: str, intent: str, ranking=()):
             "text": text,
             "intent": {"name": intent, "confidence": 0.5},
             "intent_ranking": [{"name": n, "confidence": c} for n, c in ranking],
+            FAQ_CONFIDENT: faq_confident,
         }
     )
     SafetyOverride().process([message])
@@ -119,9 +121,18 @@ def test_a_which_question_about_a_comparison_topic_gets_the_comparison_not_the_d
 
 def test_the_classifier_s_deferral_for_a_general_question_becomes_its_faq_answer():
     text = "What does treatment-resistant depression actually mean?"
-    assert _override(text, "advice", [("advice", 0.5), ("faq", 0.3)]) == "faq"
-    # The FAQ answer was no real candidate: "not sure", still no deferral.
+    ranking = [("advice", 0.5), ("faq", 0.3)]
+    assert _override(text, "advice", ranking, faq_confident=True) == "faq"
+    # The FAQ answer was no real candidate (below the classifier's own
+    # min_confidence): "not sure", still no deferral.
     assert _override(text, "advice", [("advice", 0.9), ("faq", 0.05)]) == "nlu_fallback"
+
+
+def test_the_classifier_says_whether_its_faq_answer_holds_its_min_confidence(bot):
+    from bot.nlu_components import FAQ_CONFIDENT
+
+    assert bot.parse("how much does IV ketamine cost?")[FAQ_CONFIDENT] is True
+    assert bot.parse("zq vvx blorp")[FAQ_CONFIDENT] is False
 
 
 def test_a_question_about_people_in_general_is_not_deferred(bot):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from scripts.replies import response_names
 from scripts.servers import texts
 from tests.conftest import new_sender
 
@@ -126,6 +127,19 @@ def test_crisis_mid_conversation_and_repeated(rasa_server):
     assert is_crisis_reply(rasa_server.say(sender, CRISIS))
     assert is_crisis_reply(rasa_server.say(sender, CRISIS))
     assert is_crisis_reply(rasa_server.say(sender, "i want to kill myself"))
+
+
+def test_safe_now_after_the_crisis_reply_answers_the_question_in_that_message(rasa_server):
+    sender = new_sender()
+    assert is_crisis_reply(rasa_server.say(sender, CRISIS))
+    replies = rasa_server.say(
+        sender, "I called 988 and talked to someone, I'm ok for tonight. What are your hours?"
+    )
+    assert not is_crisis_reply(replies)
+    assert response_names([r.get("text", "") for r in replies]) == [
+        "utter_crisis_fine",
+        "utter_clinic_contact",
+    ], replies
 
 
 def test_crisis_after_restart(rasa_server):

@@ -13,7 +13,8 @@ Three outcomes, most cautious first:
 - ``none``: the normal answer.
 
 A known idiom or topical FAQ wording ("my feet are killing me", "how does
-Spravato help with suicidal thoughts") lowers the model's say by one step: it
+Spravato help with suicidal thoughts"), or a past told as over ("I overdosed
+years ago, I'm stable now. Is ketamine addictive?"), lowers the model's say by one step: it
 can ask, but not send the crisis reply on its own; so does a text without a
 single crisis word. Below three words the model only counts with one.
 """
@@ -42,7 +43,8 @@ class Assessment:
     level: str  # crisis | check | none
     kind: Optional[str]  # "emergency" when 911 must come first, else the pattern category
     language: str  # en | es: which variant of the safety replies
-    source: str  # what decided: pattern | model | warning | vocabulary | none
+    source: str  # what decided: pattern | model | warning | resolved | vocabulary | none
+    safe_now: bool = False  # the writer says they are safe now (crisis.yml SAFE_NOW)
 
     def as_dict(self) -> dict:
         return {
@@ -50,6 +52,7 @@ class Assessment:
             "kind": self.kind,
             "language": self.language,
             "source": self.source,
+            "safe_now": self.safe_now,
         }
 
 
@@ -83,16 +86,19 @@ def assess(
         # Sure, but without a single crisis word ("I did all the sessions and
         # feel nothing"): ask rather than send the crisis reply unasked.
         level = CHECK
-    if pattern.idiom and level != NONE:
+    if (pattern.idiom or pattern.resolved) and level != NONE:
         level = CHECK if level == CRISIS else NONE
     sure = scores is not None and (scores.level == CRISIS or pattern.risk_words)
     if level != NONE and sure and not pattern.idiom and _emergency(scores):
         # A possible emergency is not a question to ask back: 911 first.
-        return Assessment(CRISIS, EMERGENCY, language, "model")
+        return Assessment(CRISIS, EMERGENCY, language, "model", pattern.safe_now)
     if level != NONE:
-        return Assessment(level, None, language, "model")
+        return Assessment(level, None, language, "model", pattern.safe_now)
     if pattern.warning:
-        return Assessment(CHECK, None, language, "warning")
+        return Assessment(CHECK, None, language, "warning", pattern.safe_now)
+    if pattern.resolved and intent in NO_ANSWER_INTENTS:
+        # A past told as over and nothing else to answer: ask how they are now.
+        return Assessment(CHECK, None, language, "resolved", pattern.safe_now)
     if (
         pattern.risk_vocabulary
         and not pattern.idiom
@@ -102,8 +108,8 @@ def assess(
         # Risk words and no answer: ask. A question the safety model reads as
         # personal ("my blood-pressure pills, do I take them that day?") is
         # answered by the clinician deferral, which is not the generic fallback.
-        return Assessment(CHECK, None, language, "vocabulary")
-    return Assessment(NONE, None, language, "none")
+        return Assessment(CHECK, None, language, "vocabulary", pattern.safe_now)
+    return Assessment(NONE, None, language, "none", pattern.safe_now)
 
 
 __all__ = ["Assessment", "assess", "CRISIS", "CHECK", "NONE", "EMERGENCY"]

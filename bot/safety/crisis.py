@@ -471,6 +471,10 @@ class CrisisResult:
     # goodbye...): such a message never gets the generic fallback
     warning: bool = False  # a warning sign matched (a will just written, "the day I picked"):
     # not enough for the crisis reply unasked, always enough to ask directly
+    resolved: bool = False  # a past attempt or self-harm told as over ("ten years ago, stable
+    # since"): a check-in only when the bot has no normal answer
+    safe_now: bool = False  # the writer says they are safe now ("I called 988, I'm ok for
+    # tonight"): after a safety reply, thanks and their answer instead of another one
 
 
 NOT_CRISIS = CrisisResult(False, None, "en", False, None)
@@ -540,7 +544,7 @@ def _resolved_past(words: List[str], rs: RuleSet) -> bool:
     """A past attempt or overdose told as over: a past marker, a stability marker,
     and nothing that says it is present or coming back."""
     return (
-        _mentions(words, rs, "PAST_MARKERS", "PAST_MARKERS_ES")
+        _mentions(words, rs, "PAST_MARKERS", "PAST_MARKERS_ES", "PAST_MARKERS_RESOLVED")
         and _mentions(words, rs, "STABLE_MARKERS")
         and not _mentions(words, rs, "RECURRENCE_MARKERS")
     )
@@ -637,14 +641,20 @@ def _detect(text: str) -> CrisisResult:
     kept, idiom = _apply_guards(found)  # 4. guards remove harmless uses
     warning = any(r.kind == "warning" for r, _, _ in kept)
     kept = [m for m in kept if m[0].kind == "crisis"]
+    safe_now = _mentions(words, rs, "SAFE_NOW")
     if not kept:
-        return CrisisResult(False, None, "en", idiom, None, risky, vocabulary, warning)
+        return CrisisResult(
+            False, None, "en", idiom, None, risky, vocabulary, warning, safe_now=safe_now
+        )
     scored = _categorise(kept, words, rs)  # 5. result
     if all((r.category or "suicidal") in _RESOLVABLE for r, _, _ in kept) and _resolved_past(
         words, rs
     ):
-        # "I attempted ten years ago; I've been stable since": ask, don't alarm.
-        return CrisisResult(False, None, "en", False, None, risky, vocabulary, True)
+        # "I attempted ten years ago; I've been stable since": not the crisis
+        # reply unasked (bot/safety/assess.py decides whether to ask).
+        return CrisisResult(
+            False, None, "en", False, None, risky, vocabulary, warning, True, safe_now
+        )
     langs = {rule.lang for _, (rule, _, _) in scored}
     language = scored[0][1][0].lang if len(langs) == 1 else _language(words, langs, rs)
     return CrisisResult(True, scored[0][0], language, False, _span(kept, tokens), True, True)

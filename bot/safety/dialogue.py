@@ -12,6 +12,8 @@ The rules (one place, used by bot.policies.CrisisPolicy on every turn):
   "I don't want to call" and "what happens when I call?" have their own
   replies (rules in data/rules/safety.yml), and a check-in level does not
   replace them once the session has had a safety reply;
+- a message that only the model finds uneasy and that says the writer is
+  safe now ("I called 988, I'm ok for tonight") counts as that "no";
 - otherwise nothing: the other policies answer.
 """
 
@@ -58,8 +60,24 @@ def session_safety(
     )
 
 
-def plan(level: str, intent: Optional[str], session: SessionSafety) -> Tuple[str, ...]:
-    """The safety actions for this turn (empty: no safety action, others decide)."""
+def plan(
+    level: str, intent: Optional[str], session: SessionSafety, safe_now: bool = False
+) -> Tuple[str, ...]:
+    """The safety actions for this turn (empty: no safety action, others decide).
+
+    ``safe_now``: the message says the writer is safe now ("I called 988, I'm ok
+    for tonight. What are your hours?").
+    """
+    if safe_now and level != CRISIS and session.flagged:
+        # At most the model's unease, and they say they are safe: believe them.
+        # Right after a safety reply that is the "no" answer; later, the
+        # normal answer. A crisis pattern (level crisis) still wins.
+        if session.after_check_in:
+            return (CHECK_IN_NO_RESPONSE, ANSWER_ACTION)
+        if session.after_crisis:
+            return (CRISIS_FINE_RESPONSE, ANSWER_ACTION)
+        if level == CHECK:
+            return ()
     if level == CHECK and intent in HELP_INTENTS and session.flagged:
         # Their own replies only once help was offered: a first "made my peace,
         # don't call" gets the check-in, not a reply about ways to call.
