@@ -121,6 +121,11 @@ def test_saying_one_is_safe_now_is_read_on_the_raw_text():
     assert not detect("what happens when I call 988?").safe_now
     text = "I'm safe now. Does insurance cover it?"
     assert assess(text, _scores(0.5, level=CHECK), "faq").safe_now
+    # A warning sign in the same message is not outweighed by it.
+    warning = "I'm safe now, I picked the day already"
+    assert detect(warning).warning
+    assert assess(warning, _scores(0.0), "faq").level == CHECK
+    assert not assess(warning, _scores(0.0), "faq").safe_now
 
 
 # ---- plan: what happens next ---------------------------------------------------

@@ -44,7 +44,9 @@ class Assessment:
     kind: Optional[str]  # "emergency" when 911 must come first, else the pattern category
     language: str  # en | es: which variant of the safety replies
     source: str  # what decided: pattern | model | warning | resolved | vocabulary | none
-    safe_now: bool = False  # the writer says they are safe now (crisis.yml SAFE_NOW)
+    # The writer says they are safe now (crisis.yml SAFE_NOW); only where the
+    # model alone is uneasy: a warning sign in the same message still counts.
+    safe_now: bool = False
 
     def as_dict(self) -> dict:
         return {
@@ -95,10 +97,10 @@ def assess(
     if level != NONE:
         return Assessment(level, None, language, "model", pattern.safe_now)
     if pattern.warning:
-        return Assessment(CHECK, None, language, "warning", pattern.safe_now)
+        return Assessment(CHECK, None, language, "warning")
     if pattern.resolved and intent in NO_ANSWER_INTENTS:
         # A past told as over and nothing else to answer: ask how they are now.
-        return Assessment(CHECK, None, language, "resolved", pattern.safe_now)
+        return Assessment(CHECK, None, language, "resolved")
     if (
         pattern.risk_vocabulary
         and not pattern.idiom
@@ -108,7 +110,7 @@ def assess(
         # Risk words and no answer: ask. A question the safety model reads as
         # personal ("my blood-pressure pills, do I take them that day?") is
         # answered by the clinician deferral, which is not the generic fallback.
-        return Assessment(CHECK, None, language, "vocabulary", pattern.safe_now)
+        return Assessment(CHECK, None, language, "vocabulary")
     return Assessment(NONE, None, language, "none", pattern.safe_now)
 
 
