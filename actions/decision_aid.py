@@ -69,6 +69,8 @@ TEXT_ONLY_CHANNELS = {"cmdline", "twilio", "twilio_voice", "audiocodes", "vonage
 # has no FAQ selection).
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_RESPONSE = "utter_fallback"
+OUT_OF_SCOPE_INTENT = "out_of_scope"
+OUT_OF_SCOPE_RESPONSE = "utter_out_of_scope"
 
 
 # ----------------------------------------------------------------------
@@ -357,7 +359,8 @@ def troubleshoot(
 
 
 class ActionDaFollowup(Action):
-    """An FAQ-like or unclear message while a comparison or troubleshooting is on screen.
+    """An FAQ-like, unclear or off-topic-looking message while a comparison or
+    troubleshooting is on screen.
 
     If it is about an option, a topic or a situation of the tool on screen
     ("what about insurance?", "and compounded?", "it wore off"), it is answered
@@ -404,6 +407,10 @@ class ActionDaFollowup(Action):
         if intent_of(tracker) == FALLBACK_INTENT:
             # Not understood: say so, and keep the tool on screen for a retry.
             dispatcher.utter_message(response=FALLBACK_RESPONSE)
+            return []
+        if intent_of(tracker) == OUT_OF_SCOPE_INTENT:
+            # "cheaper?" read as off-topic names no row: it really is off-topic.
+            dispatcher.utter_message(response=OUT_OF_SCOPE_RESPONSE)
             return []
         dispatcher.utter_message(response=faq_response(tracker) or FALLBACK_RESPONSE)
         return [SlotSet(CONTEXT_SLOT, None)]

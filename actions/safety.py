@@ -14,6 +14,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.safety.dialogue import HELP_INTENTS
+
 RETRIEVAL_INTENTS = ("faq", "advice")
 # Intents that say nothing to answer (or that the safety layer already answered).
 NOTHING_TO_ANSWER = {
@@ -29,11 +31,6 @@ NOTHING_TO_ANSWER = {
     "empty_input",
 }
 PROMPT_RESPONSE = "utter_affirm"  # "What would you like to know next?"
-
-
-# Follow-ups about getting help: in a message that says "I'm safe now", a
-# mention of 988 is not the question ("I called 988, I'm ok. What are your hours?").
-HELP_INTENTS = {"crisis_no_call", "crisis_what_happens"}
 
 
 def _question(events: List[Dict[Text, Any]]) -> Tuple[Optional[Dict[Text, Any]], Set[Text]]:

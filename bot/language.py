@@ -48,6 +48,7 @@ hola gracias buenos buenas días dias tardes noches adiós adios ayuda favor
 cuesta cuestan costo precio seguro cubre sirve funciona dura duele pasa
 ketamina esketamina tratamiento tratamientos infusión infusiones sesión sesion sesiones
 médico medico doctora clínica clinica pastillas efectos secundarios
+comparación comparacion comparar compara compárame comparame diferencia diferencias opciones porfa
 """.split()
 )
 # Not in the list above although Spanish: words an English message uses as they
@@ -55,11 +56,25 @@ médico medico doctora clínica clinica pastillas efectos secundarios
 # question").
 _EN_WORDS = frozenset(
     """
-the a an and or of to in on at for with from about by is are was were be been being
+the an and or of to in on at for with from about by is are was were be been being
 am i you he she we they it my your his her our their me him us them this that these those
 what which how when where who why do does did can could would should will shall have has had
 not no yes please thanks thank hi hello hey much many long after before there here
 cost insurance covered cover work works side effects safe treatment session sessions
+""".split()
+)
+# Words each language uses as its own ("a" and "no" in both; "see ya", "y" for
+# "why" in texting): they give nothing away.
+_BOTH_WORDS = frozenset("a no me ya y".split())
+# Courtesies people use in either language ("ok thanks!" in a Spanish
+# conversation, "gracias" in an English one): a message made only of them
+# keeps the conversation's language.
+_COURTESY_WORDS = frozenset(
+    """
+ok okay okey k kk thanks thank you thx ty tysm bye goodbye see ya later cool great
+good gud nice night nite hi hello hey yes yeah yep sure perfect
+gracias muchas mil hola adios adiós chao chau vale dale bueno buena listo perfecto
+genial si sí claro buenas noches nos vemos
 """.split()
 )
 
@@ -137,8 +152,7 @@ def message_language(text: str) -> Optional[str]:
     if re.search(r"[ñ¿¡]|[áéíóú]\w", text.lower()):
         return ES
     words = [w.lower() for w in _WORD.findall(text)]
-    n_es = sum(w in _ES_WORDS for w in words)
-    n_en = sum(w in _EN_WORDS for w in words)
+    n_es, n_en = _function_words(words)
     if n_es != n_en and max(n_es, n_en) >= 1 and len(words) >= 2:
         return ES if n_es > n_en else EN
     if len(words) < 2 and not (n_es or n_en):
@@ -153,6 +167,32 @@ def message_language(text: str) -> Optional[str]:
     return None
 
 
+def _function_words(words) -> tuple:
+    telling = [w for w in words if w not in _BOTH_WORDS]
+    return sum(w in _ES_WORDS for w in telling), sum(w in _EN_WORDS for w in telling)
+
+
+def _keeps_previous(text: str) -> bool:
+    """A message that should not switch a conversation's language: only
+    courtesies, or both languages' function words (Spanglish in a Spanish
+    conversation, a Spanish word in an English one)."""
+    if re.search(r"[ñ¿¡]", text):
+        return False
+    words = [w.lower() for w in _WORD.findall(text)]
+    if words and all(w in _COURTESY_WORDS for w in words):
+        return True
+    n_es, n_en = _function_words(words)
+    return n_es >= 1 and n_en >= 1
+
+
+def _spanglish(text: str) -> bool:
+    """Spanish and English function words mixed, with at least two Spanish ones
+    ("quiero comparar IV vs los troches, what are the pros and cons de cada
+    uno"): a first message written by someone who reads Spanish."""
+    n_es, n_en = _function_words([w.lower() for w in _WORD.findall(text)])
+    return n_es >= 2 and n_en >= 1
+
+
 def conversation_language(text: str, previous: Optional[str], asked: Optional[str] = None) -> str:
     """The language to answer in: a person's explicit request, else the message's
     own language when it is clear, else the widget's choice (``asked``, from the
@@ -160,6 +200,10 @@ def conversation_language(text: str, previous: Optional[str], asked: Optional[st
     explicit = requested_language(text)
     if explicit:
         return explicit
+    if previous in LANGUAGES and _keeps_previous(text):
+        return previous
+    if previous not in LANGUAGES and asked not in LANGUAGES and _spanglish(text):
+        return ES
     found = message_language(text)
     if found:
         return found

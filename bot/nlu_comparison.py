@@ -44,6 +44,15 @@ DIFFERENCE = re.compile(
 )
 
 
+# "Where is each one given?", "¿cuánto cuesta cada una?": a fact asked across
+# all the options, which one option's FAQ answer would leave half unanswered.
+ACROSS = re.compile(
+    r"\b(each|every one|all of them|all three|all 3|the three|the 3|them all|"
+    r"cada un[oa]|cada opci[oó]n|l[oa]s tres|l[oa]s 3|todas las opciones)\b",
+    re.IGNORECASE,
+)
+
+
 # FAQ answers that are themselves about two options' difference: the
 # classifier's pick stands ("ketamine vs esketamine, same drug?").
 OWN_COMPARISONS = {"faq/ketamine_vs_esketamine"}
@@ -71,6 +80,34 @@ def asks_how_options_differ(text: str) -> bool:
 WHICH = re.compile(r"^\W*(?:\w+\W+){0,3}?(which|cu[aá]l|cu[aá]les)\b", re.IGNORECASE)
 
 
+def asks_across_options(text: str) -> bool:
+    """A comparison topic asked of every option ("how long is the visit for each?")."""
+    if not ACROSS.search(text):
+        return False
+    return any(len(aid.find_options(text)) != 1 and aid.find_dimensions(text) for aid in _aids())
+
+
+# Words a follow-up wraps around an option's name ("and the pills?", "¿y el spray?").
+FOLLOW_UP_FILLER = frozenset(
+    """
+and what about how the a an then so ok okay or also too now of for with is it
+those these them ones one option version kind form vs versus
+y el la los las que tal con entonces o tambien
+""".split()
+)
+
+
+def names_only_options(text: str) -> bool:
+    """ "And the pills?", "what about the spray?": an option's name and nothing else."""
+    for aid in _aids():
+        if not aid.find_options(text):
+            continue
+        rest = re.findall(r"[^\W\d_]+", aid.without_options(text).lower())
+        if all(w in FOLLOW_UP_FILLER for w in rest):
+            return True
+    return False
+
+
 def asks_which_option_has(text: str) -> bool:
     """A "which one..." question about a comparison topic (cost, insurance,
     driving, time at the clinic...): a fact the table holds, not a request to choose."""
@@ -79,7 +116,8 @@ def asks_which_option_has(text: str) -> bool:
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class ComparisonRequest(IntentOverride):
-    """Forces intent ``compare_options`` when a short message sets options side by side."""
+    """Forces intent ``compare_options`` when a short message sets options side by
+    side, and ``compare_dimension`` when a comparison topic is asked of each option."""
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -91,4 +129,6 @@ class ComparisonRequest(IntentOverride):
                 intent in UNDERSTOOD_NOTHING and asks_how_options_differ(text)
             ):
                 force_intent(message, decision_aid.INTENT_COMPARE)
+            elif intent in REPLACES and asks_across_options(text):
+                force_intent(message, decision_aid.INTENT_DIMENSION)
         return messages

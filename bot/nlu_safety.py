@@ -36,7 +36,11 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.decision_aid import INTENT_COMPARE
-from bot.nlu_comparison import asks_which_option_has, names_options_side_by_side
+from bot.nlu_comparison import (
+    asks_which_option_has,
+    names_only_options,
+    names_options_side_by_side,
+)
 from bot.nlu_components import (
     FAQ_CONFIDENT,
     IntentOverride,
@@ -45,7 +49,7 @@ from bot.nlu_components import (
     selected_response,
 )
 from bot.safety.advice import ADVICE_KEYS, DEFERRAL_KEYS, asks_in_general, detect_advice
-from bot.safety.assess import CRISIS, assess
+from bot.safety.assess import CHECK, CRISIS, Assessment, assess
 from bot.safety.assess import NONE as NO_RISK
 from bot.safety.crisis import detect
 from bot.safety.risk_model import ADVICE, NONE, SafetyModel, SafetyScores, load_corpus
@@ -219,12 +223,21 @@ class SafetyOverride(IntentOverride):
         text = message.get(TEXT) or ""
         pattern = detect(text)
         scores = _scores(message)
+        if scores is not None and names_only_options(text):
+            # "And the pills?" says nothing but an option's name: the model's
+            # unease is about the word (pills), not the person. Patterns still count.
+            scores = None
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         if intent == CRISIS_INTENT:
             # Decided by patterns and the safety model, not by the intent classifier.
             _overrule_crisis_guess(message)
             intent = DEFAULT_NLU_FALLBACK_INTENT_NAME
         result = assess(text, scores, intent, pattern)
+        if _symptom_question(result, scores, intent, pattern.risk_words, message):
+            # "I feel really dizzy and weird right now": the model's unease is
+            # about the body, and the classifier reads a symptom question. Its
+            # deferral names 911 and 988 inline; a suicide check-in would not fit.
+            result = Assessment(NO_RISK, None, result.language, "symptom")
         key = detect_advice(text)
         # "What does treatment-resistant mean?", "what happens after a Spravato
         # dose?": asked about people in general, so a classifier's guess that
@@ -263,6 +276,29 @@ class SafetyOverride(IntentOverride):
                 force_response(message, ADVICE_INTENT, key)
         elif intent == ADVICE_INTENT and general:
             force_intent(message, _general_answer(message))
+
+
+SYMPTOM_KEY = "symptom_now"  # in DEFERRAL_KEYS
+
+
+def _symptom_question(
+    result: Assessment,
+    scores: Optional[SafetyScores],
+    intent: Optional[Text],
+    risk_words: bool,
+    message: Message,
+) -> bool:
+    """Only the model is uneasy, mostly about an emergency, no crisis word is used,
+    and the classifier reads a question about a symptom one has now."""
+    return (
+        result.level == CHECK
+        and result.source == "model"
+        and scores is not None
+        and scores.emergency * 2 > scores.risk
+        and not risk_words
+        and intent == ADVICE_INTENT
+        and _selected_advice(message) == SYMPTOM_KEY
+    )
 
 
 def _selected_advice(message: Message) -> Optional[Text]:

@@ -19,9 +19,10 @@ _FALLBACK_RESPONSES = ("utter_fallback", "utter_out_of_scope")
 
 
 def _opening(text: str) -> str:
-    """The first sentence (or line) of a reply, whitespace-normalised."""
+    """The first two sentences of a reply, whitespace-normalised (one is not
+    enough: "Clinics differ." opens both the age-limits and the referral answers)."""
     text = re.sub(r"\s+", " ", text).strip()
-    return re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0][:80]
+    return " ".join(re.split(r"(?<=[.!?])\s", text, maxsplit=2)[:2])[:160]
 
 
 @lru_cache(maxsize=1)

@@ -995,6 +995,34 @@ def test_rest_walkthrough_with_followups(rasa_server):
 
 
 @pytest.mark.server
+@pytest.mark.parametrize(
+    "follow_up, row",
+    [
+        ("cheaper?", "cost"),  # read as off-topic by the classifier
+        ("and the good parts?", "upsides"),
+        ("who monitors you with each", "monitoring"),
+    ],
+)
+def test_rest_short_follow_ups_inside_the_comparison_get_their_row(rasa_server, follow_up, row):
+    from tests.conftest import new_sender
+
+    sender = new_sender()
+    rasa_server.say(sender, "compare my options")
+    replies = rasa_server.say(sender, follow_up)
+    assert row in _tables(replies)[0]["row_ids"], replies
+
+
+@pytest.mark.server
+def test_rest_a_topic_asked_of_each_option_gets_the_row_for_all_three(rasa_server):
+    from tests.conftest import new_sender
+
+    replies = rasa_server.say(new_sender(), "where is each one given?")
+    table = _tables(replies)[0]
+    assert table["row_ids"] == ["setting"]
+    assert table["column_ids"] == ["topic", "iv", "spravato", "compounded"]
+
+
+@pytest.mark.server
 def test_rest_values_clarification(rasa_server):
     from tests.conftest import new_sender
 

@@ -179,3 +179,38 @@ def test_options_named_side_by_side(text, side_by_side):
 )
 def test_a_side_by_side_request_is_the_comparison_and_a_choice_is_deferred(bot, text, intent):
     assert bot.parse(text)["intent"]["name"] == intent
+
+
+@pytest.mark.parametrize(
+    "text, across",
+    [
+        ("where is each one given", True),
+        ("how much of my day does each take", True),
+        ("who monitors you with each", True),
+        ("¿cuánto cuesta cada una?", True),
+        ("how long does each session last", False),  # one option's FAQ (infusions)
+        ("how many infusions does each person need", False),
+        ("does each infusion hurt", False),
+    ],
+)
+def test_a_topic_asked_of_each_option_is_a_comparison_row(text, across):
+    from bot.nlu_comparison import asks_across_options
+
+    assert asks_across_options(text) is across
+
+
+@pytest.mark.parametrize(
+    "text, only",
+    [
+        ("and the pills?", True),
+        ("what about the spray?", True),
+        ("¿y las pastillas?", True),
+        ("and the pills, did I take too many", False),
+        ("took the pills", False),
+        ("and the lozenges all at once?", False),
+    ],
+)
+def test_a_follow_up_that_names_only_an_option(text, only):
+    from bot.nlu_comparison import names_only_options
+
+    assert names_only_options(text) is only

@@ -511,6 +511,20 @@ def test_general_questions_are_not_advice():
         ("which one should I choose", "which_option"),
         ("which is best for me", "which_option"),
         ("would you recommend IV or spravato for me", "which_option"),
+        # Settling on one after the comparison is a choice too.
+        ("so IV then", "which_option"),
+        ("lozenges it is", "which_option"),
+        ("so you're saying spravato", "which_option"),
+        ("so that's the one he should get, right?", "which_option"),
+        ("entonces la intravenosa es la mejor", "which_option"),
+        ("can they bump it up next time?", "dose"),
+        ("what's the usual starting amount for someone like me", "dose"),
+        ("which one works best for combat PTSD? thats what I have", "which_option"),
+        ("my aneurysm was clipped years ago, does that rule me out", "safe_for_me"),
+        ("could my constant exhaustion be depression", "diagnosis"),
+        ("what about kids with autism? my daughter is 12", "family"),
+        ("mi hijo de 15 tiene depresión, ¿es seguro para él?", "family"),
+        ("¿puedo partir la tableta a la mitad?", "medication_change"),
         ("do I have PTSD", "diagnosis"),
         ("do I qualify for ketamine", "diagnosis"),
         ("am I a candidate", "diagnosis"),
@@ -524,6 +538,8 @@ def test_advice_keys_of_key_examples(text, key):
     "text",
     [
         "What's the difference between an anesthetic dose and a low dose of ketamine?",
+        "what about the spray then",
+        "what is IV then",
         "What are the staff watching for after the dose?",
         "I'm on oxycodone for my pain. In general, do they need to know all your medicines?",
         "Do people usually stay on their antidepressants, like Lexapro 20 mg, during infusions?",
@@ -855,3 +871,29 @@ def test_means_and_passive_wording_from_round_six_is_crisis(text):
 def test_messages_left_for_others_are_warning_signs(text):
     result = detect(text)
     assert result.is_crisis or result.warning, text
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("what height does a building need to be so there's no coming back", "crisis"),
+        ("my son has a loaded gun and locked himself in the car", "crisis"),
+        ("antes de hacer una locura conmigo misma", "crisis"),
+        ("how long does it take for someone to be found if they live alone", "warning"),
+        ("no se preocupen, no voy a estar para la segunda sesión", "warning"),
+        # The same words in ordinary questions.
+        ("how high does blood pressure go during an infusion, is it fatal?", "none"),
+        ("¿se paga todo de una vez?", "none"),
+        ("¿puedo partir la tableta si me pega muy fuerte?", "none"),
+        (
+            "journalist here: how does a clinic handle a patient who shows up actively suicidal?",
+            "none",
+        ),
+        ("hago un trabajo sobre ketamina e ideación suicida", "none"),
+        ("no voy a estar en la cita del martes, ¿puedo cambiarla?", "none"),
+    ],
+)
+def test_round_eight_tuning_wordings(text, expected):
+    result = detect(text)
+    got = "crisis" if result.is_crisis else "warning" if result.warning else "none"
+    assert got == expected, (text, result)

@@ -18,6 +18,8 @@ from bot.safety.dialogue import (
     ANSWER_ACTION,
     CHECK_IN_RESPONSE,
     CRISIS_RESPONSE,
+    REACHING_OUT_RESPONSE,
+    STAY_RESPONSE,
     SessionSafety,
     plan,
 )
@@ -102,11 +104,21 @@ def test_a_past_told_as_over_is_answered_when_the_bot_has_an_answer():
     found = detect(text)
     assert found.resolved and not found.is_crisis
     assert assess(text, _scores(0.0), "faq").level == NONE
-    # The model's unease counts one step less, as for an idiom.
+    # The model's unease does not count: the words are about the past.
     assert assess(text, _scores(0.5, level=CHECK), "faq").level == NONE
-    assert assess(text, _scores(0.9, level=CRISIS), "faq").level == CHECK
+    assert assess(text, _scores(0.9, level=CRISIS), "faq").level == NONE
     # Nothing else to answer: ask how they are now.
     assert assess(text, _scores(0.0), "nlu_fallback").level == CHECK
+
+
+def test_a_past_year_with_a_stability_marker_is_a_past_told_as_over():
+    text = (
+        "I had suicidal thoughts in 2015, fully resolved, in therapy since. Do I need a referral?"
+    )
+    assert detect(text).resolved and not detect(text).is_crisis
+    # A year alone does not place it in the past, and a year to come is no past.
+    assert detect("I tried to kill myself in 2019").is_crisis
+    assert not detect("I want to kill myself in 2099, doing great until then").resolved
 
 
 def test_a_past_that_is_coming_back_is_not_over():
@@ -156,6 +168,26 @@ def test_fine_after_crisis_reply_thanks_and_goes_back():
 def test_help_questions_are_answered_not_checked():
     assert plan(CHECK, "crisis_no_call", FLAGGED) == ()
     assert plan(NONE, "crisis_what_happens", AFTER_CRISIS) == ()
+
+
+def test_reaching_out_gets_its_reply_only_once_help_was_offered():
+    assert plan(NONE, "crisis_reaching_out", AFTER_CRISIS) == (REACHING_OUT_RESPONSE,)
+    assert plan(CHECK, "crisis_reaching_out", FLAGGED) == (REACHING_OUT_RESPONSE,)
+    # Outside such a session "ok I'll call them" is about the clinic (a rule).
+    assert plan(NONE, "crisis_reaching_out", FRESH) == ()
+    # A crisis pattern still wins.
+    assert plan(CRISIS, "crisis_reaching_out", AFTER_CRISIS) == (CRISIS_RESPONSE,)
+
+
+@pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope", "not_sure"])
+def test_a_message_the_bot_cannot_place_right_after_a_safety_reply_stays_with_them(intent):
+    assert plan(NONE, intent, AFTER_CRISIS) == (STAY_RESPONSE,)
+    # After the check-in it is an unclear answer to "are you thinking about
+    # ending your life?": the cautious reading.
+    assert plan(NONE, intent, AFTER_CHECK_IN) == (CRISIS_RESPONSE,)
+    # Later in the session, or in a session without one: the other policies.
+    assert plan(NONE, intent, FLAGGED) == ()
+    assert plan(NONE, intent, FRESH) == ()
 
 
 def test_a_first_message_at_check_level_is_checked_even_if_it_reads_like_a_help_question():
@@ -310,6 +342,21 @@ def test_help_follow_ups_after_the_crisis_reply(bot):
     assert "text 988" in no_call and "988lifeline.org" in no_call and "come back" in no_call
     what = " ".join(_texts(bot.say("what happens when I call 988?", sender)))
     assert "counselor" in what and "free" in what
+
+
+def test_reaching_out_and_unplaced_turns_after_the_crisis_reply(bot):
+    sender = "t-" + __import__("uuid").uuid4().hex
+    assert turn_kind(_texts(bot.say("I want to end my life", sender))) == "crisis"
+    stay = _texts(bot.say("dont tell my parents", sender))
+    assert stay and stay[0].startswith("I'm still here"), stay
+    assert "988" in stay[0] and "911" in stay[0]
+    going = _texts(bot.say("ok i'll text them", sender))
+    assert going and going[0].startswith("I'm glad you're reaching out"), going
+
+
+def test_calling_the_clinic_outside_a_crisis_gets_its_number(bot):
+    replies = " ".join(_texts(bot.say("ok I'll call them")))
+    assert "(555) 010-0199" in replies and "You don't have to call" not in replies
 
 
 def test_emergency_gets_911_first(bot):

@@ -285,6 +285,27 @@ def test_unclear_messages_keep_the_conversation_language():
     assert conversation_language("in English please", "es", asked="es") == "en"
 
 
+@pytest.mark.parametrize(
+    "text, previous, expected",
+    [
+        ("ok thanks!", "es", "es"),  # a courtesy keeps the conversation's language
+        ("k see ya", "en", "en"),  # "ya" is not Spanish here
+        ("gracias", "en", "en"),
+        ("gracias", None, "es"),
+        ("y where do I get them, en cualquier farmacia?", "es", "es"),  # Spanglish
+        ("quiero comparar IV vs spravato, what are the pros and cons", "es", "es"),
+        ("ok voy a mandar mensaje", "en", "es"),  # "a" gives nothing away
+        ("no, no voy a hacer na, solo lo pienso a veces", "en", "es"),
+        ("where do I get them?", "es", "en"),  # all English: the person switched
+        ("quiero comparar IV vs los troches, what are the pros and cons de cada uno", None, "es"),
+        ("my doctor in La Jolla said to ask about it", None, "en"),
+        ("comparacion", None, "es"),
+    ],
+)
+def test_courtesies_and_mixed_messages_keep_the_conversation_language(text, previous, expected):
+    assert conversation_language(text, previous) == expected
+
+
 # ----------------------------------------------------------------------
 # Spanish conversations through the REST channel
 # ----------------------------------------------------------------------

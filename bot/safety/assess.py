@@ -13,10 +13,12 @@ Three outcomes, most cautious first:
 - ``none``: the normal answer.
 
 A known idiom or topical FAQ wording ("my feet are killing me", "how does
-Spravato help with suicidal thoughts"), or a past told as over ("I overdosed
-years ago, I'm stable now. Is ketamine addictive?"), lowers the model's say by one step: it
+Spravato help with suicidal thoughts") lowers the model's say by one step: it
 can ask, but not send the crisis reply on its own; so does a text without a
-single crisis word. Below three words the model only counts with one.
+single crisis word. A past told as over ("I overdosed years ago, I'm stable
+now. Is ketamine addictive?") silences the model: the answer when the bot has
+one, the check-in when it has none. Below three words the model only counts
+with one.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class Assessment:
     level: str  # crisis | check | none
     kind: Optional[str]  # "emergency" when 911 must come first, else the pattern category
     language: str  # en | es: which variant of the safety replies
-    source: str  # what decided: pattern | model | warning | resolved | vocabulary | none
+    source: str  # what decided: pattern | model | warning | resolved | vocabulary | symptom | none
     # The writer says they are safe now (crisis.yml SAFE_NOW); only where the
     # model alone is uneasy: a warning sign in the same message still counts.
     safe_now: bool = False
@@ -88,7 +90,11 @@ def assess(
         # Sure, but without a single crisis word ("I did all the sessions and
         # feel nothing"): ask rather than send the crisis reply unasked.
         level = CHECK
-    if (pattern.idiom or pattern.resolved) and level != NONE:
+    if pattern.resolved and level != NONE:
+        # Told as over: answered when the bot has an answer (the check-in
+        # below when it has none); a crisis pattern above still wins.
+        level = NONE
+    if pattern.idiom and level != NONE:
         level = CHECK if level == CRISIS else NONE
     sure = scores is not None and (scores.level == CRISIS or pattern.risk_words)
     if level != NONE and sure and not pattern.idiom and _emergency(scores):

@@ -37,6 +37,7 @@ whose words it contains: about 0.2-0.3 ms per uncached message (see
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import re
@@ -540,11 +541,24 @@ def _long_past(words: List[str], rs: RuleSet) -> bool:
     return _mentions(words, rs, "PAST_MARKERS") and not _mentions(words, rs, "NOW_MARKERS")
 
 
+# "Suicidal thoughts in 2015, fully resolved": a year before this one places it
+# in the past (only with a stability marker, like PAST_MARKERS_RESOLVED).
+_PAST_YEAR = re.compile(r"^(19[5-9]\d|20\d\d)$")
+
+
+def _names_past_year(words: List[str]) -> bool:
+    this_year = datetime.date.today().year
+    return any(_PAST_YEAR.match(w) and int(w) < this_year for w in words)
+
+
 def _resolved_past(words: List[str], rs: RuleSet) -> bool:
     """A past attempt or overdose told as over: a past marker, a stability marker,
     and nothing that says it is present or coming back."""
     return (
-        _mentions(words, rs, "PAST_MARKERS", "PAST_MARKERS_ES", "PAST_MARKERS_RESOLVED")
+        (
+            _mentions(words, rs, "PAST_MARKERS", "PAST_MARKERS_ES", "PAST_MARKERS_RESOLVED")
+            or _names_past_year(words)
+        )
         and _mentions(words, rs, "STABLE_MARKERS")
         and not _mentions(words, rs, "RECURRENCE_MARKERS")
     )

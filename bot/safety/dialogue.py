@@ -14,6 +14,13 @@ The rules (one place, used by bot.policies.CrisisPolicy on every turn):
   replace them once the session has had a safety reply;
 - a message that only the model finds uneasy and that says the writer is
   safe now ("I called 988, I'm ok for tonight") counts as that "no";
+- once help was offered, "ok I'll text them", "I called, waiting for them to
+  answer" get a short reply that stays with them (outside such a session the
+  same words are about calling the clinic: a rule answers with its number);
+- right after the crisis reply, a message the bot cannot place ("don't tell
+  my parents", "maybe") gets a reply that stays with them, not the generic
+  "not sure" or the decision aid's "you don't need to know"; right after a
+  check-in, it counts as "not sure";
 - otherwise nothing: the other policies answer.
 """
 
@@ -28,14 +35,19 @@ CRISIS_RESPONSE = "utter_crisis"
 CHECK_IN_RESPONSE = "utter_risk_check"
 CHECK_IN_NO_RESPONSE = "utter_risk_check_no"
 CRISIS_FINE_RESPONSE = "utter_crisis_fine"
+REACHING_OUT_RESPONSE = "utter_crisis_reaching_out"
+STAY_RESPONSE = "utter_crisis_stay"
 ANSWER_ACTION = "action_risk_answer"
 # Safety replies that mark the session ("risk stays in the conversation").
 SESSION_MARKERS = (CRISIS_RESPONSE, CHECK_IN_RESPONSE)
 
 YES_INTENTS = frozenset({"affirm", "not_sure"})
 NO_INTENTS = frozenset({"deny"})
+REACHING_OUT_INTENT = "crisis_reaching_out"
 # Follow-ups about getting help: they have their own replies, not the check-in.
-HELP_INTENTS = frozenset({"crisis_no_call", "crisis_what_happens"})
+HELP_INTENTS = frozenset({"crisis_no_call", "crisis_what_happens", REACHING_OUT_INTENT})
+# Messages that say nothing the bot can place.
+UNPLACED_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "not_sure"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,8 @@ def plan(
             return (CRISIS_FINE_RESPONSE, ANSWER_ACTION)
         if level == CHECK:
             return ()
+    if level != CRISIS and intent == REACHING_OUT_INTENT and session.flagged:
+        return (REACHING_OUT_RESPONSE,)
     if level == CHECK and intent in HELP_INTENTS and session.flagged:
         # Their own replies only once help was offered: a first "made my peace,
         # don't call" gets the check-in, not a reply about ways to call.
@@ -86,8 +100,10 @@ def plan(
         return (CRISIS_RESPONSE,)
     if level == CHECK:
         return (CHECK_IN_RESPONSE,)
-    if session.after_check_in and intent in YES_INTENTS:
+    if session.after_check_in and intent in YES_INTENTS | UNPLACED_INTENTS:
         return (CRISIS_RESPONSE,)
+    if session.after_crisis and intent in UNPLACED_INTENTS:
+        return (STAY_RESPONSE,)
     if session.after_check_in and intent in NO_INTENTS:
         return (CHECK_IN_NO_RESPONSE, ANSWER_ACTION)
     if session.after_crisis and intent in NO_INTENTS:
@@ -102,5 +118,6 @@ __all__ = [
     "CRISIS_RESPONSE",
     "CHECK_IN_RESPONSE",
     "ANSWER_ACTION",
+    "HELP_INTENTS",
     "SESSION_MARKERS",
 ]
