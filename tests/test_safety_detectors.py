@@ -897,3 +897,52 @@ def test_round_eight_tuning_wordings(text, expected):
     result = detect(text)
     got = "crisis" if result.is_crisis else "warning" if result.warning else "none"
     assert got == expected, (text, result)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He has a knife and says he's going to use it on himself right now",
+        "my friend is on the ledge of the parking garage roof and says shes going to jump",
+        "the rope is already around my neck",
+        "my dad walked into the lake on purpose and i cant see him anymore",
+        "Estoy parada en la orilla del puente. Ya pasé la baranda.",
+        "estoy en la azotea del edificio y voy a saltar",
+    ],
+)
+def test_an_act_under_way_is_an_emergency(text):
+    result = detect(text)
+    assert result.is_crisis and result.category == "overdose_emergency", (text, result)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Ese precio me mató jaja, ¿no hay algo más barato?", "idiom"),
+        ("Esa película de terror anoche me mató del susto", "idiom"),
+        ("Me mato estudiando para el MCAT, ¿tienen citas en la tarde?", "idiom"),
+        ("comi tanto en la boda que me queria morir jajaja", "idiom"),
+        ("my cat would die of shock if i left the house before noon", "idiom"),
+        (
+            "one suicide attempt at 16, now 44 and thriving. does the clinic need a referral?",
+            "past",
+        ),
+        ("I was suicidal 10 yrs ago, got through it, doing fine now. what does IV cost?", "past"),
+        ("De chamaco pensé en matarme, pero eso ya quedó atrás. ¿Cuánto dura una sesión?", "past"),
+        # Laughter after a present wish is no idiom; a present age is no past.
+        ("me quiero morir jajaja no es broma", "crisis"),
+        ("I want to kill myself now, I'm 44", "crisis"),
+    ],
+)
+def test_round_eight_idioms_and_pasts(text, expected):
+    result = detect(text)
+    got = (
+        "crisis"
+        if result.is_crisis
+        else "past"
+        if result.resolved
+        else "idiom"
+        if result.idiom
+        else "none"
+    )
+    assert got == expected, (text, result)

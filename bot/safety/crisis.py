@@ -547,8 +547,15 @@ _PAST_YEAR = re.compile(r"^(19[5-9]\d|20\d\d)$")
 
 
 def _names_past_year(words: List[str]) -> bool:
+    """A year before this one, or one's age now ("one attempt at 16, now 44")."""
     this_year = datetime.date.today().year
-    return any(_PAST_YEAR.match(w) and int(w) < this_year for w in words)
+    if any(_PAST_YEAR.match(w) and int(w) < this_year for w in words):
+        return True
+    return any(
+        w == "now"
+        and ((i + 1 < len(words) and words[i + 1].isdigit()) or (i and words[i - 1].isdigit()))
+        for i, w in enumerate(words)
+    )
 
 
 def _resolved_past(words: List[str], rs: RuleSet) -> bool:
