@@ -38,8 +38,34 @@ REPLACES = {"faq", DEFAULT_NLU_FALLBACK_INTENT_NAME, USER_INTENT_OUT_OF_SCOPE}
 # comparison when it names the options and asks how they differ.
 UNDERSTOOD_NOTHING = {DEFAULT_NLU_FALLBACK_INTENT_NAME, USER_INTENT_OUT_OF_SCOPE}
 DIFFERENCE = re.compile(
-    r"\b(differ\w*|compar\w*|vs|versus|between|side by side|break down|the two|both|"
+    r"\b(differ\w*|compar\w*|vs|versus|between|side by side|break down|breakdown|the two|both|"
+    r"stack up|stacks up|next to (one|each) other|lay (them|it|those) out|lay out|rundown|run down|"
+    r"pros and cons|"
     r"diferencia\w*|diferent\w*|entre|los dos|las dos|ambos|ambas)\b",
+    re.IGNORECASE,
+)
+# Words that ask for a comparison even when the classifier found an FAQ answer
+# ("both" and "between" do not: "is there a risk with both?" is a question).
+ASKS_TO_COMPARE = re.compile(
+    r"\b(differ\w*|compar\w*|vs|versus|side by side|stack up|stacks up|next to (one|each) other|"
+    r"lay (them|those) out|breakdown|break down|rundown|pros and cons|diferencia\w*|compar\w*)\b",
+    re.IGNORECASE,
+)
+# "Three kinds of ketamine treatment ... lay them out": the options, unnamed.
+THE_OPTIONS = re.compile(
+    r"\b((the|my|all|three|3|different|other) "
+    r"(options|kinds|types|forms|choices|treatments|routes)|"
+    r"(las|mis|tres|3) (opciones|formas|tipos|clases))\b",
+    re.IGNORECASE,
+)
+# "Start over" inside the comparison: back to its menu, not a row.
+RESTART = re.compile(
+    r"^\W*(ok |okay |let'?s |can we |please )?"
+    r"(start (it )?over|start again|start from the (top|beginning)|"
+    r"from the (top|beginning)|begin again|back to the (start|menu)|"
+    r"empe[zc]ar de nuevo|empecemos de nuevo|desde el principio|volver a empezar|"
+    r"otra vez desde el principio)"
+    r"\W*(please|pls|por favor|porfa)?\W*$",
     re.IGNORECASE,
 )
 
@@ -48,6 +74,7 @@ DIFFERENCE = re.compile(
 # all the options, which one option's FAQ answer would leave half unanswered.
 ACROSS = re.compile(
     r"\b(each|every one|all of them|all three|all 3|the three|the 3|them all|"
+    r"the other kinds|the other forms|the other options|the others|"
     r"cada un[oa]|cada opci[oó]n|l[oa]s tres|l[oa]s 3|todas las opciones)\b",
     re.IGNORECASE,
 )
@@ -72,7 +99,16 @@ def asks_how_options_differ(text: str) -> bool:
     """ "Could you explain how the spray and the IV differ?", "break down the three kinds"."""
     if not DIFFERENCE.search(text):
         return False
-    return any(len(aid.find_options(text)) >= 2 or aid.wants_whole_table(text) for aid in _aids())
+    return bool(THE_OPTIONS.search(text)) or any(
+        len(aid.find_options(text)) >= 2 or aid.wants_whole_table(text) for aid in _aids()
+    )
+
+
+def names_options_and_asks_how_they_differ(text: str) -> bool:
+    """ "What are the options, iv or the spray or pills?": three named, or two and a
+    word of difference; an FAQ answer about one of them would leave the rest out."""
+    found = max(len(aid.find_options(text)) for aid in _aids())
+    return found >= 3 or (found >= 2 and bool(ASKS_TO_COMPARE.search(text)))
 
 
 # "Which one lets me drive home?", "¿cuál cubre Medicare?": a question word
@@ -82,9 +118,15 @@ WHICH = re.compile(r"^\W*(?:\w+\W+){0,3}?(which|cu[aá]l|cu[aá]les)\b", re.IGNO
 
 def asks_across_options(text: str) -> bool:
     """A comparison topic asked of every option ("how long is the visit for each?")."""
-    if not ACROSS.search(text):
+    across = ACROSS.search(text)
+    if not across:
         return False
-    return any(len(aid.find_options(text)) != 1 and aid.find_dimensions(text) for aid in _aids())
+    # "IV compared to the other kinds" names one option and means all of them.
+    others = across.group(0).lower().startswith("the other")
+    return any(
+        (others or len(aid.find_options(text)) != 1) and aid.find_dimensions(text)
+        for aid in _aids()
+    )
 
 
 # Words a follow-up wraps around an option's name ("and the pills?", "¿y el spray?").
@@ -125,10 +167,14 @@ class ComparisonRequest(IntentOverride):
             text = message.get(TEXT) or ""
             if intent == "faq" and selected_response(message, "faq") in OWN_COMPARISONS:
                 continue
-            if (intent in REPLACES and names_options_side_by_side(text)) or (
-                intent in UNDERSTOOD_NOTHING and asks_how_options_differ(text)
-            ):
+            if RESTART.match(text):
                 force_intent(message, decision_aid.INTENT_COMPARE)
             elif intent in REPLACES and asks_across_options(text):
                 force_intent(message, decision_aid.INTENT_DIMENSION)
+            elif intent in REPLACES and (
+                names_options_side_by_side(text) or names_options_and_asks_how_they_differ(text)
+            ):
+                force_intent(message, decision_aid.INTENT_COMPARE)
+            elif intent in UNDERSTOOD_NOTHING and asks_how_options_differ(text):
+                force_intent(message, decision_aid.INTENT_COMPARE)
         return messages

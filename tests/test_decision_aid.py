@@ -1013,6 +1013,17 @@ def test_rest_short_follow_ups_inside_the_comparison_get_their_row(rasa_server, 
 
 
 @pytest.mark.server
+def test_rest_start_over_inside_the_comparison_shows_its_menu(rasa_server):
+    from tests.conftest import new_sender
+
+    sender = new_sender()
+    rasa_server.say(sender, "compare my options")
+    rasa_server.say(sender, "what about cost?")
+    replies = rasa_server.say(sender, "start over")
+    assert any(c["type"] == "menu" for c in _custom(replies)) and not _tables(replies), replies
+
+
+@pytest.mark.server
 def test_rest_a_topic_asked_of_each_option_gets_the_row_for_all_three(rasa_server):
     from tests.conftest import new_sender
 

@@ -214,3 +214,47 @@ def test_a_follow_up_that_names_only_an_option(text, only):
     from bot.nlu_comparison import names_only_options
 
     assert names_only_options(text) is only
+
+
+@pytest.mark.parametrize(
+    "text, compares",
+    [
+        ("My physician mentioned three kinds of ketamine treatment. Could you lay them out?", True),
+        ("buddy got the nose spray, i'm looking at the IV. how do they stack up", True),
+        ("her doc mentioned ketamine. what's the breakdown of the options?", True),
+        ("what are my options if insurance denies?", False),
+    ],
+)
+def test_an_unclear_long_request_for_the_options_side_by_side(text, compares):
+    from bot.nlu_comparison import asks_how_options_differ
+
+    assert asks_how_options_differ(text) is compares
+
+
+@pytest.mark.parametrize(
+    "text, compares",
+    [
+        ("what are the options, iv or the spray or pills?", True),  # all three named
+        ("Quick rundown of IV vs esketamine?", True),
+        ("Is there a risk of addiction with both IV and Spravato?", False),  # a question
+    ],
+)
+def test_named_options_and_a_request_to_compare_beat_one_option_s_answer(text, compares):
+    from bot.nlu_comparison import names_options_and_asks_how_they_differ
+
+    assert names_options_and_asks_how_they_differ(text) is compares
+
+
+@pytest.mark.parametrize(
+    "text, restart",
+    [
+        ("start over", True),
+        ("let's start from the top", True),
+        ("empezar de nuevo", True),
+        ("how do I start over with a new clinic", False),
+    ],
+)
+def test_start_over_is_recognised_only_as_a_whole_message(text, restart):
+    from bot.nlu_comparison import RESTART
+
+    assert bool(RESTART.match(text)) is restart
