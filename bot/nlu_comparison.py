@@ -37,20 +37,19 @@ REPLACES = {"faq", DEFAULT_NLU_FALLBACK_INTENT_NAME, USER_INTENT_OUT_OF_SCOPE}
 # A longer message that the classifier did not understand still asks for the
 # comparison when it names the options and asks how they differ.
 UNDERSTOOD_NOTHING = {DEFAULT_NLU_FALLBACK_INTENT_NAME, USER_INTENT_OUT_OF_SCOPE}
-DIFFERENCE = re.compile(
-    r"\b(differ\w*|compar\w*|vs|versus|between|side by side|break down|breakdown|the two|both|"
-    r"stack up|stacks up|next to (one|each) other|lay (them|it|those) out|lay out|rundown|run down|"
-    r"pros and cons|"
-    r"diferencia\w*|diferent\w*|entre|los dos|las dos|ambos|ambas)\b",
-    re.IGNORECASE,
+# Words that ask for a comparison even when the classifier found an FAQ answer;
+# weaker ones ("both", "between": "is there a risk with both?" is a question)
+# count only when the classifier understood nothing.
+_COMPARE_WORDS = (
+    r"differ\w*|compar\w*|vs|versus|side by side|stack up|stacks up|next to (one|each) other|"
+    r"lay (them|those) out|breakdown|break down|rundown|pros and cons|diferencia\w*"
 )
-# Words that ask for a comparison even when the classifier found an FAQ answer
-# ("both" and "between" do not: "is there a risk with both?" is a question).
-ASKS_TO_COMPARE = re.compile(
-    r"\b(differ\w*|compar\w*|vs|versus|side by side|stack up|stacks up|next to (one|each) other|"
-    r"lay (them|those) out|breakdown|break down|rundown|pros and cons|diferencia\w*|compar\w*)\b",
-    re.IGNORECASE,
+_WEAK_COMPARE_WORDS = (
+    r"between|the two|both|lay it out|lay out|run down|"
+    r"diferent\w*|entre|los dos|las dos|ambos|ambas"
 )
+ASKS_TO_COMPARE = re.compile(rf"\b({_COMPARE_WORDS})\b", re.IGNORECASE)
+DIFFERENCE = re.compile(rf"\b({_COMPARE_WORDS}|{_WEAK_COMPARE_WORDS})\b", re.IGNORECASE)
 # "Three kinds of ketamine treatment ... lay them out": the options, unnamed.
 THE_OPTIONS = re.compile(
     r"\b((the|my|all|three|3|different|other) "

@@ -181,68 +181,60 @@ def test_a_side_by_side_request_is_the_comparison_and_a_choice_is_deferred(bot, 
     assert bot.parse(text)["intent"]["name"] == intent
 
 
-@pytest.mark.parametrize(
-    "text, across",
-    [
-        ("where is each one given", True),
-        ("how much of my day does each take", True),
-        ("who monitors you with each", True),
-        ("¿cuánto cuesta cada una?", True),
-        ("how long does each session last", False),  # one option's FAQ (infusions)
-        ("how many infusions does each person need", False),
-        ("does each infusion hurt", False),
-    ],
-)
-def test_a_topic_asked_of_each_option_is_a_comparison_row(text, across):
-    from bot.nlu_comparison import asks_across_options
+# How each comparison detector (bot/nlu_comparison.py) reads a message.
+COMPARISON_READINGS = [
+    # A topic asked of each option is a comparison row.
+    ("asks_across_options", "where is each one given", True),
+    ("asks_across_options", "how much of my day does each take", True),
+    ("asks_across_options", "who monitors you with each", True),
+    ("asks_across_options", "¿cuánto cuesta cada una?", True),
+    ("asks_across_options", "how long does each session last", False),  # one option's FAQ
+    ("asks_across_options", "how many infusions does each person need", False),
+    ("asks_across_options", "does each infusion hurt", False),
+    # A follow-up that names only an option.
+    ("names_only_options", "and the pills?", True),
+    ("names_only_options", "what about the spray?", True),
+    ("names_only_options", "¿y las pastillas?", True),
+    ("names_only_options", "and the pills, did I take too many", False),
+    ("names_only_options", "took the pills", False),
+    ("names_only_options", "and the lozenges all at once?", False),
+    # An unclear long request for the options side by side.
+    (
+        "asks_how_options_differ",
+        "My physician mentioned three kinds of ketamine treatment. Could you lay them out?",
+        True,
+    ),
+    (
+        "asks_how_options_differ",
+        "buddy got the nose spray, i'm looking at the IV. how do they stack up",
+        True,
+    ),
+    (
+        "asks_how_options_differ",
+        "her doc mentioned ketamine. what's the breakdown of the options?",
+        True,
+    ),
+    ("asks_how_options_differ", "what are my options if insurance denies?", False),
+    # Named options and a request to compare beat one option's FAQ answer.
+    (
+        "names_options_and_asks_how_they_differ",
+        "what are the options, iv or the spray or pills?",
+        True,
+    ),
+    ("names_options_and_asks_how_they_differ", "Quick rundown of IV vs esketamine?", True),
+    (
+        "names_options_and_asks_how_they_differ",
+        "Is there a risk of addiction with both IV and Spravato?",  # a question
+        False,
+    ),
+]
 
-    assert asks_across_options(text) is across
 
+@pytest.mark.parametrize("detector, text, expected", COMPARISON_READINGS)
+def test_comparison_detectors(detector, text, expected):
+    from bot import nlu_comparison
 
-@pytest.mark.parametrize(
-    "text, only",
-    [
-        ("and the pills?", True),
-        ("what about the spray?", True),
-        ("¿y las pastillas?", True),
-        ("and the pills, did I take too many", False),
-        ("took the pills", False),
-        ("and the lozenges all at once?", False),
-    ],
-)
-def test_a_follow_up_that_names_only_an_option(text, only):
-    from bot.nlu_comparison import names_only_options
-
-    assert names_only_options(text) is only
-
-
-@pytest.mark.parametrize(
-    "text, compares",
-    [
-        ("My physician mentioned three kinds of ketamine treatment. Could you lay them out?", True),
-        ("buddy got the nose spray, i'm looking at the IV. how do they stack up", True),
-        ("her doc mentioned ketamine. what's the breakdown of the options?", True),
-        ("what are my options if insurance denies?", False),
-    ],
-)
-def test_an_unclear_long_request_for_the_options_side_by_side(text, compares):
-    from bot.nlu_comparison import asks_how_options_differ
-
-    assert asks_how_options_differ(text) is compares
-
-
-@pytest.mark.parametrize(
-    "text, compares",
-    [
-        ("what are the options, iv or the spray or pills?", True),  # all three named
-        ("Quick rundown of IV vs esketamine?", True),
-        ("Is there a risk of addiction with both IV and Spravato?", False),  # a question
-    ],
-)
-def test_named_options_and_a_request_to_compare_beat_one_option_s_answer(text, compares):
-    from bot.nlu_comparison import names_options_and_asks_how_they_differ
-
-    assert names_options_and_asks_how_they_differ(text) is compares
+    assert getattr(nlu_comparison, detector)(text) is expected
 
 
 @pytest.mark.parametrize(
