@@ -14,12 +14,12 @@ request to choose ("should I do Spravato or IV?") into the clinician deferral.
 from __future__ import annotations
 
 import re
-from typing import List
+from typing import List, Optional
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.core.constants import USER_INTENT_OUT_OF_SCOPE
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import decision_aid
@@ -176,4 +176,18 @@ class ComparisonRequest(IntentOverride):
                 force_intent(message, decision_aid.INTENT_COMPARE)
             elif intent in UNDERSTOOD_NOTHING and asks_how_options_differ(text):
                 force_intent(message, decision_aid.INTENT_COMPARE)
+            elif _unsure(message, intent) and asks_which_option_has(text):
+                # "Which ones don't need a needle?": a table topic asked across the
+                # options, where the classifier found no clear FAQ answer.
+                force_intent(message, decision_aid.INTENT_DIMENSION)
         return messages
+
+
+# Below this the classifier's FAQ guess is weak enough for a "which one..."
+# question about a table topic to get the table's row instead.
+WEAK_FAQ = 0.5
+
+
+def _unsure(message: Message, intent: Optional[str]) -> bool:
+    confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0.0
+    return intent in UNDERSTOOD_NOTHING or (intent == "faq" and confidence < WEAK_FAQ)

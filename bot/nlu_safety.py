@@ -239,6 +239,12 @@ class SafetyOverride(IntentOverride):
             # deferral names 911 and 988 inline; a suicide check-in would not fit.
             result = Assessment(NO_RISK, None, result.language, "symptom")
         key = detect_advice(text)
+        if _personal_question(result, key, pattern.risk_words):
+            # "Should my brother do Spravato or IV? He won't ask himself": an
+            # advice pattern names the question, only the model is uneasy and no
+            # crisis word is used. The deferral answers it (and names 988/911
+            # where someone may be in danger); a check-in about suicide would not fit.
+            result = Assessment(NO_RISK, None, result.language, "advice")
         # "What does treatment-resistant mean?", "what happens after a Spravato
         # dose?": asked about people in general, so a classifier's guess that
         # it is personal does not make it a deferral.
@@ -253,14 +259,16 @@ class SafetyOverride(IntentOverride):
             force_intent(message, CRISIS_INTENT)
         elif result.level != NO_RISK:
             return  # the check-in, whatever the intent
-        elif (
-            (advice or intent == ADVICE_INTENT)
-            and key is None
-            and (
-                COMPARE_REQUEST.search(text)
-                or names_options_side_by_side(text)
-                or asks_which_option_has(text)
+        elif (advice or intent == ADVICE_INTENT) and (
+            (
+                key is None
+                and (
+                    COMPARE_REQUEST.search(text)
+                    or names_options_side_by_side(text)
+                    or asks_which_option_has(text)
+                )
             )
+            or (key == WHICH_OPTION_KEY and asks_to_see_them_compared(text))
         ):
             # "Can you compare the three for me?", "spravato or iv" or "which one
             # lets me drive home?" asks for the comparison, which is neutral by
@@ -279,6 +287,24 @@ class SafetyOverride(IntentOverride):
 
 
 SYMPTOM_KEY = "symptom_now"  # in DEFERRAL_KEYS
+WHICH_OPTION_KEY = "which_option"
+# "Lay out IV vs Spravato vs troches for me" asks to see them compared; "which
+# should I pick?" asks for a choice, which stays the clinician deferral.
+LAY_OUT = re.compile(
+    r"\b(lay (them |it |these )?out|break (them |it )?down|rundown|run down|side by side)\b", re.I
+)
+CHOICE_WORDS = re.compile(
+    r"\b(should|shall|pick|choose|chose|best|better|recommend|suggest|right for|go with|"
+    r"would you|deber[ií]a|elijo|escoger|elegir|recomiend\w*|mejor)\b",
+    re.I,
+)
+
+
+def asks_to_see_them_compared(text: Text) -> bool:
+    """A request to compare the options, with no request to choose between them."""
+    return bool(COMPARE_REQUEST.search(text) or LAY_OUT.search(text)) and not CHOICE_WORDS.search(
+        text
+    )
 
 
 def _symptom_question(
@@ -298,6 +324,23 @@ def _symptom_question(
         and not risk_words
         and intent == ADVICE_INTENT
         and _selected_advice(message) == SYMPTOM_KEY
+    )
+
+
+# Deferrals about choosing an option, for oneself or a relative. Not context
+# alone ("at my age": "is it normal to pray not to wake up at my age" is no
+# personal question), and never doses or mixing: "would my insulin and ketamine
+# together look natural" is a question about means.
+DECISION_KEYS = frozenset({"which_option", "family"})
+
+
+def _personal_question(result: Assessment, key: Optional[Text], risk_words: bool) -> bool:
+    """Only the model is uneasy, without a crisis word, about a decision an advice pattern names."""
+    return (
+        result.level == CHECK
+        and result.source == "model"
+        and key in DECISION_KEYS
+        and not risk_words
     )
 
 

@@ -54,7 +54,10 @@ def assess_latest(tracker: DialogueStateTracker) -> Optional[Assessment]:
         own = Assessment(CRISIS, nlu.get("kind"), nlu.get("language") or own.language, "nlu")
     if _RANK.get(nlu.get("level"), 0) > _RANK[own.level]:
         language = nlu.get("language") or own.language
-        return Assessment(nlu["level"], nlu.get("kind"), language, "nlu", own.safe_now)
+        # NLU's own source ("model", "warning", ...) is kept: the dialogue
+        # treats a level raised by the learned model alone differently.
+        source = nlu.get("source") or "nlu"
+        return Assessment(nlu["level"], nlu.get("kind"), language, source, own.safe_now)
     if own.level == CRISIS and nlu.get("kind") == EMERGENCY and own.kind != EMERGENCY:
         # The patterns alone found a crisis, NLU's model also saw an emergency
         # ("took 40 of my pills, I changed my mind"): 911 first.
@@ -153,6 +156,7 @@ class CrisisPolicy(RulesInCodePolicy):
             intent,
             session_safety(previous, before, _flag_carried_over(tracker)),
             safe_now=result.safe_now,
+            model_only=result.source == "model",
         )
         if not actions:
             return self._prediction(self._default_predictions(domain), events=language)

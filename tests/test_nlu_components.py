@@ -230,6 +230,27 @@ COMPARISON_READINGS = [
 ]
 
 
+@pytest.mark.parametrize(
+    "intent, confidence, expected",
+    [
+        ("faq", 0.35, "compare_dimension"),  # a weak FAQ guess: the table's row
+        ("nlu_fallback", 0.1, "compare_dimension"),
+        ("faq", 0.9, "faq"),  # a clear FAQ answer stays
+    ],
+)
+def test_a_which_question_about_a_table_topic_gets_the_row_when_the_faq_guess_is_weak(
+    intent, confidence, expected
+):
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu_comparison import ComparisonRequest
+
+    message = Message(data={"text": "which ones don't need a needle?"})
+    message.set("intent", {"name": intent, "confidence": confidence})
+    ComparisonRequest().process([message])
+    assert message.get("intent")["name"] == expected
+
+
 @pytest.mark.parametrize("detector, text, expected", COMPARISON_READINGS)
 def test_comparison_detectors(detector, text, expected):
     from bot import nlu_comparison

@@ -908,6 +908,8 @@ def test_round_eight_tuning_wordings(text, expected):
         "my dad walked into the lake on purpose and i cant see him anymore",
         "Estoy parada en la orilla del puente. Ya pasé la baranda.",
         "estoy en la azotea del edificio y voy a saltar",
+        "my son is locked in his car in the garage and the engine is running",
+        "mi papá está en el coche en la cochera con el motor prendido",
     ],
 )
 def test_an_act_under_way_is_an_emergency(text):
@@ -946,3 +948,164 @@ def test_round_eight_idioms_and_pasts(text, expected):
         else "none"
     )
     assert got == expected, (text, result)
+
+
+# ---- round nine (tuning set dev9; its texts are training data) ------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # Research and statistics: the bare word explained by a guard.
+        ("how many veterans die by suicide every year? it's for my thesis", "idiom"),
+        ("does ketamine reduce suicide deaths or only suicidal thoughts?", "idiom"),
+        ("a reporter covering ketamine and suicidality asked me this", "idiom"),
+        # ... but not with a time it is happening, nor in the first person.
+        ("my brother keeps texting 'ctb soon'. what does ctb mean?", "crisis"),
+        ("I'm a nurse and I'm suicidal. do nurses get a discount?", "crisis"),
+        # Grief for a death by suicide long ago; a recent one stays a crisis reply.
+        ("it has been twelve years since my dad killed himself. is it used for grief?", "idiom"),
+        ("mi tía se quitó la vida hace años, ¿la depresión se hereda?", "idiom"),
+        ("my brother killed himself last night", "crisis"),
+        # A past told as over, with the new markers.
+        ("overdosed in the 90s, 25 years sober now. is ketamine addictive?", "past"),
+        ("in my 30s I wanted to die. therapy got me out of it. what is spravato?", "past"),
+        # "still" about someone else is not a recurrence; about the wish it is.
+        ("I attempted suicide years ago, stable now. why do people still need it?", "past"),
+        ("attempted years ago, stable for a while but I still think about dying", "crisis"),
+        # A health question about the heart; means stays a crisis.
+        ("could an infusion stop your heart if you have a heart condition?", "idiom"),
+        ("would it stop your heart if you took all of the lozenges", "crisis"),
+        # Passive wish in prayer words.
+        ("every night I pray God takes me in my sleep", "crisis"),
+    ],
+)
+def test_round_nine_topics_pasts_and_wishes(text, expected):
+    result = detect(text)
+    got = (
+        "crisis"
+        if result.is_crisis
+        else "past"
+        if result.resolved
+        else "idiom"
+        if result.idiom
+        else "none"
+    )
+    assert got == expected, (text, result)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "after this week none of it will matter, so how much is it",
+        "it won't matter much longer anyway. do you take medicaid",
+    ],
+)
+def test_time_running_out_told_about_money_is_a_warning_sign(text):
+    assert detect(text).warning, text
+
+
+def test_standing_on_a_bridge_railing_now_is_an_emergency():
+    result = detect("on the bridge railing now, typing this from here")
+    assert result.is_crisis and result.category == "overdose_emergency"
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("with my tolerance will I need a higher dose than most?", "dose"),
+        ("what's the right amount for someone my age with back pain, asking for myself", "dose"),
+        ("is it ok to take my troche in the evening instead?", "dose"),
+        ("mi hija de 15 tiene ansiedad, ¿se la pueden poner a ella?", "family"),
+        ("how is the dose for depression different from anesthesia?", None),
+        ("how long after an infusion before a person can have a glass of wine", None),
+        ("can I have wine after my infusion", "combine"),
+    ],
+)
+def test_round_nine_personal_and_general_questions(text, key):
+    assert detect_advice(text) == key, text
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # Time left in oneself, told beside an ordinary question: ask directly.
+        ("what does spravato cost? i have a few weeks left in me at most", "warning"),
+        ("not sure i have many days. how fast does IV work", "warning"),
+        ("i won't make it another week. is there a waitlist", "warning"),
+        ("I can't make it to the appointment next week, can I move it?", "none"),
+        ("so my sister finds out after, not from the news. who do I tell", "warning"),
+        # Means: a lethal amount, everything at once behind a locked door.
+        ("what amount of ketamine plus alcohol is fatal, exact number", "crisis"),
+        ("what if i take all my troches at once and lock myself in", "crisis"),
+        ("si me estrello con el carro, mejor", "crisis"),
+        ("ayer estuve a punto de tomármelas todas", "crisis"),
+    ],
+)
+def test_round_nine_time_left_and_means(text, expected):
+    result = detect(text)
+    got = "crisis" if result.is_crisis else "warning" if result.warning else "none"
+    assert got == expected, (text, result)
+
+
+# ---- after round nine's final run (its texts are training data now) -------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the car is running in the shut garage and I'm getting drowsy",
+        "a man is outside our back door with a knife",
+        "the apartment is filling with smoke and my grandma can't get down the stairs",
+        "I took everything from the medicine cabinet",
+        "acabo de tomarme todas las pastillas de mi mamá",
+        "hay alguien afuera de mi casa con una pistola",
+    ],
+)
+def test_emergencies_told_without_the_word_get_911_first(text):
+    result = detect(text)
+    assert result.is_crisis and result.category == "overdose_emergency", (text, result)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("honestly being dead sounds peaceful right now", "crisis"),
+        ("i love you all. i'm sorry. goodbye", "crisis"),
+        ("bueno, nos vemos del otro lado", "crisis"),
+        ("ojalá me pase algo y no despierte", "crisis"),
+        ("how do people get past the nets on that bridge to jump", "crisis"),
+        # Research, grief and pasts in Spanish and English that are no crisis now.
+        ("escribo un artículo sobre ketamina y suicidio en adolescentes", "idiom"),
+        ("mi tío se quitó la vida cuando yo era chico. ¿la depresión se hereda?", "idiom"),
+        ("en diciembre la tristeza siempre me pega, ¿abren en feriados?", "idiom"),
+        ("I used to cut myself in college, that's long gone. do they check arms?", "past"),
+        ("suicidal thoughts back in 2018, on the other side now. how does IV work?", "past"),
+    ],
+)
+def test_after_round_nine_wishes_goodbyes_and_pasts(text, expected):
+    result = detect(text)
+    got = (
+        "crisis"
+        if result.is_crisis
+        else "past"
+        if result.resolved
+        else "idiom"
+        if result.idiom
+        else "none"
+    )
+    assert got == expected, (text, result)
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("just tell me which one to choose", "which_option"),
+        ("do I really have to finish all six infusions?", "medication_change"),
+        ("¿cuál de las tres es la mejor para mi papá de 70?", "family"),
+        ("¿es segura la ketamina a los 16? pregunto por mi hija", "family"),
+        ("en mi caso, con dolor y ansiedad, ¿qué opción es la mejor?", "which_option"),
+    ],
+)
+def test_after_round_nine_personal_questions(text, key):
+    assert detect_advice(text) == key, text

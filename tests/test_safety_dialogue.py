@@ -150,6 +150,18 @@ def test_plan_crisis_and_check_in():
 
 def test_an_ambiguous_message_later_in_a_flagged_session_is_crisis():
     assert plan(CHECK, "faq", FLAGGED) == (CRISIS_RESPONSE,)
+    assert plan(CHECK, "nlu_fallback", FLAGGED, model_only=True) == (CRISIS_RESPONSE,)
+
+
+@pytest.mark.parametrize(
+    "intent, answer",
+    [("faq", ANSWER_ACTION), ("advice", ANSWER_ACTION), ("compare_dimension", "action_da_compare")],
+)
+def test_a_question_only_the_model_finds_uneasy_later_gets_crisis_then_its_answer(intent, answer):
+    # "still here. what about cost?" after the crisis reply: 988 again, and the answer.
+    assert plan(CHECK, intent, FLAGGED, model_only=True) == (CRISIS_RESPONSE, answer)
+    # Not in a flagged session: the check-in asks first.
+    assert plan(CHECK, intent, FRESH, model_only=True) == (CHECK_IN_RESPONSE,)
 
 
 @pytest.mark.parametrize("intent", ["affirm", "not_sure"])
@@ -177,6 +189,12 @@ def test_reaching_out_gets_its_reply_only_once_help_was_offered():
     assert plan(NONE, "crisis_reaching_out", FRESH) == ()
     # A crisis pattern still wins.
     assert plan(CRISIS, "crisis_reaching_out", AFTER_CRISIS) == (CRISIS_RESPONSE,)
+
+
+@pytest.mark.parametrize("intent", ["affirm", "thank"])
+def test_ok_or_thanks_right_after_the_crisis_reply_stays_with_them(intent):
+    assert plan(NONE, intent, AFTER_CRISIS) == (STAY_RESPONSE,)
+    assert plan(NONE, intent, FLAGGED) == ()
 
 
 @pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope", "not_sure"])

@@ -142,6 +142,17 @@ def test_safe_now_after_the_crisis_reply_answers_the_question_in_that_message(ra
     ], replies
 
 
+def test_a_question_the_model_finds_uneasy_after_the_crisis_reply_gets_both(rasa_server):
+    # The crisis reply again (988 stays in front of them), then the answer they
+    # came back for, not the crisis text alone.
+    sender = new_sender()
+    assert is_crisis_reply(rasa_server.say(sender, CRISIS))
+    replies = rasa_server.say(sender, "im still here i guess. how much is spravato")
+    names = response_names([r.get("text", "") for r in replies])
+    assert is_crisis_reply(replies) and names[0] == "utter_crisis", names
+    assert len(names) == 2 and names[1].startswith("utter_faq/"), names
+
+
 def test_crisis_after_restart(rasa_server):
     sender = new_sender()
     rasa_server.say(sender, "hello")

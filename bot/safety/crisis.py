@@ -585,6 +585,8 @@ Match = Tuple[Rule, int, int]  # rule, start token, end token (in the Doc, senti
 
 
 GUARD_KINDS = ("idiom", "topical")
+# Rules that match only the word ("suicide", "suicidal", "suicidio") itself, with no person or act.
+BARE_WORD_RULES = frozenset({"suicide_word", "es_suicidio"})
 
 
 def _apply_guards(found: List[Match]) -> Tuple[List[Match], bool]:
@@ -607,6 +609,21 @@ def _apply_guards(found: List[Match]) -> Tuple[List[Match], bool]:
     ]
     harmless = any(r.kind in GUARD_KINDS for r, _, _ in found)
     return kept, harmless
+
+
+def _only_the_topic(kept: List[Match], idiom: bool, words: List[str], rs: RuleSet) -> bool:
+    """The bare word again elsewhere in a message a guard already explains ("does
+    it lower suicide deaths or just suicidal thoughts?"): a topic, not a
+    disclosure. Never with a time it is happening ("'ctb soon', what does ctb
+    mean?"); first-person and method rules are never dropped."""
+    crisis = [r for r, _, _ in kept if r.kind == "crisis"]
+    return (
+        idiom
+        and bool(crisis)
+        and all(r.id in BARE_WORD_RULES for r in crisis)
+        and "soon" not in words
+        and not _mentions(words, rs, "RECURRENCE_MARKERS")
+    )
 
 
 def _categorise(kept: List[Match], words: List[str], rs: RuleSet) -> List[Tuple[str, Match]]:
@@ -660,6 +677,8 @@ def _detect(text: str) -> CrisisResult:
             for t in doc
         )
     kept, idiom = _apply_guards(found)  # 4. guards remove harmless uses
+    if _only_the_topic(kept, idiom, words, rs):
+        kept = [m for m in kept if m[0].kind != "crisis"]
     warning = any(r.kind == "warning" for r, _, _ in kept)
     kept = [m for m in kept if m[0].kind == "crisis"]
     safe_now = _mentions(words, rs, "SAFE_NOW")

@@ -18,9 +18,14 @@ The rules (one place, used by bot.policies.CrisisPolicy on every turn):
   answer" get a short reply that stays with them (outside such a session the
   same words are about calling the clinic: a rule answers with its number);
 - right after the crisis reply, a message the bot cannot place ("don't tell
-  my parents", "maybe") gets a reply that stays with them, not the generic
-  "not sure" or the decision aid's "you don't need to know"; right after a
-  check-in, it counts as "not sure";
+  my parents", "maybe"), or only "ok" or "thanks", gets a reply that stays
+  with them, not the generic "not sure", the topic menu or the decision
+  aid's "you don't need to know"; right after a check-in, it counts as
+  "not sure";
+- later in a session with a safety reply, a question that only the model
+  finds uneasy ("still here. what about cost?") gets the crisis reply again
+  and then its answer: repeating only the crisis text leaves the question
+  they came back with unanswered;
 - otherwise nothing: the other policies answer.
 """
 
@@ -48,6 +53,26 @@ REACHING_OUT_INTENT = "crisis_reaching_out"
 HELP_INTENTS = frozenset({"crisis_no_call", "crisis_what_happens", REACHING_OUT_INTENT})
 # Messages that say nothing the bot can place.
 UNPLACED_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "not_sure"})
+# "ok", "thanks" right after the crisis reply: it stays with them rather than
+# turning back to the topic menu.
+ACKNOWLEDGE_INTENTS = frozenset({"affirm", "thank"})
+# The comparison's own requests are answered by the decision aid's action;
+# other questions by action_risk_answer (the reviewed answer NLU selected).
+COMPARISON_ACTION = "action_da_compare"
+COMPARISON_INTENTS = frozenset(
+    {"compare_options", "compare_dimension", "show_full_table", "da_next", "da_about"}
+)
+ANSWERABLE_INTENTS = COMPARISON_INTENTS | frozenset(
+    {
+        "faq",
+        "advice",
+        "clinic_contact",
+        "book_consultation",
+        "questions_to_ask",
+        "therapist_referral",
+        "therapist_role",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -72,13 +97,23 @@ def session_safety(
     )
 
 
+def answer_action(intent: Optional[str]) -> str:
+    """The action that answers a question of this intent after a safety reply."""
+    return COMPARISON_ACTION if intent in COMPARISON_INTENTS else ANSWER_ACTION
+
+
 def plan(
-    level: str, intent: Optional[str], session: SessionSafety, safe_now: bool = False
+    level: str,
+    intent: Optional[str],
+    session: SessionSafety,
+    safe_now: bool = False,
+    model_only: bool = False,
 ) -> Tuple[str, ...]:
     """The safety actions for this turn (empty: no safety action, others decide).
 
     ``safe_now``: the message says the writer is safe now ("I called 988, I'm ok
-    for tonight. What are your hours?").
+    for tonight. What are your hours?"). ``model_only``: only the learned model
+    raised the level (no pattern, warning sign or risk vocabulary).
     """
     if safe_now and level != CRISIS and session.flagged:
         # At most the model's unease, and they say they are safe: believe them.
@@ -96,13 +131,15 @@ def plan(
         # Their own replies only once help was offered: a first "made my peace,
         # don't call" gets the check-in, not a reply about ways to call.
         return ()
+    if level == CHECK and session.flagged and model_only and intent in ANSWERABLE_INTENTS:
+        return (CRISIS_RESPONSE, answer_action(intent))
     if level == CRISIS or (level == CHECK and session.flagged):
         return (CRISIS_RESPONSE,)
     if level == CHECK:
         return (CHECK_IN_RESPONSE,)
     if session.after_check_in and intent in YES_INTENTS | UNPLACED_INTENTS:
         return (CRISIS_RESPONSE,)
-    if session.after_crisis and intent in UNPLACED_INTENTS:
+    if session.after_crisis and intent in UNPLACED_INTENTS | ACKNOWLEDGE_INTENTS:
         return (STAY_RESPONSE,)
     if session.after_check_in and intent in NO_INTENTS:
         return (CHECK_IN_NO_RESPONSE, ANSWER_ACTION)
