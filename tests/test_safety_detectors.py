@@ -873,6 +873,15 @@ def test_messages_left_for_others_are_warning_signs(text):
     assert result.is_crisis or result.warning, text
 
 
+def _reading(result) -> str:
+    """What the detector made of a message: crisis, a past told as over, a harmless use, or none."""
+    if result.is_crisis:
+        return "crisis"
+    if result.resolved:
+        return "past"
+    return "idiom" if result.idiom else "none"
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -938,16 +947,7 @@ def test_an_act_under_way_is_an_emergency(text):
 )
 def test_round_eight_idioms_and_pasts(text, expected):
     result = detect(text)
-    got = (
-        "crisis"
-        if result.is_crisis
-        else "past"
-        if result.resolved
-        else "idiom"
-        if result.idiom
-        else "none"
-    )
-    assert got == expected, (text, result)
+    assert _reading(result) == expected, (text, result)
 
 
 # ---- round nine (tuning set dev9; its texts are training data) ------------------
@@ -982,16 +982,7 @@ def test_round_eight_idioms_and_pasts(text, expected):
 )
 def test_round_nine_topics_pasts_and_wishes(text, expected):
     result = detect(text)
-    got = (
-        "crisis"
-        if result.is_crisis
-        else "past"
-        if result.resolved
-        else "idiom"
-        if result.idiom
-        else "none"
-    )
-    assert got == expected, (text, result)
+    assert _reading(result) == expected, (text, result)
 
 
 @pytest.mark.parametrize(
@@ -1085,16 +1076,7 @@ def test_emergencies_told_without_the_word_get_911_first(text):
 )
 def test_after_round_nine_wishes_goodbyes_and_pasts(text, expected):
     result = detect(text)
-    got = (
-        "crisis"
-        if result.is_crisis
-        else "past"
-        if result.resolved
-        else "idiom"
-        if result.idiom
-        else "none"
-    )
-    assert got == expected, (text, result)
+    assert _reading(result) == expected, (text, result)
 
 
 @pytest.mark.parametrize(
