@@ -37,6 +37,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.decision_aid import INTENT_COMPARE
 from bot.nlu_comparison import (
+    DIFFERENCE,
     asks_which_option_has,
     names_only_options,
     names_options_side_by_side,
@@ -290,9 +291,6 @@ SYMPTOM_KEY = "symptom_now"  # in DEFERRAL_KEYS
 WHICH_OPTION_KEY = "which_option"
 # "Lay out IV vs Spravato vs troches for me" asks to see them compared; "which
 # should I pick?" asks for a choice, which stays the clinician deferral.
-LAY_OUT = re.compile(
-    r"\b(lay (them |it |these )?out|break (them |it )?down|rundown|run down|side by side)\b", re.I
-)
 CHOICE_WORDS = re.compile(
     r"\b(should|shall|pick|choose|chose|best|better|recommend|suggest|right for|go with|"
     r"would you|deber[ií]a|elijo|escoger|elegir|recomiend\w*|mejor)\b",
@@ -302,8 +300,9 @@ CHOICE_WORDS = re.compile(
 
 def asks_to_see_them_compared(text: Text) -> bool:
     """A request to compare the options, with no request to choose between them."""
-    return bool(COMPARE_REQUEST.search(text) or LAY_OUT.search(text)) and not CHOICE_WORDS.search(
-        text
+    # The comparison's own words (bot/nlu_comparison.py), weak ones included.
+    return bool(COMPARE_REQUEST.search(text) or DIFFERENCE.search(text)) and not (
+        CHOICE_WORDS.search(text)
     )
 
 
@@ -317,11 +316,9 @@ def _symptom_question(
     """Only the model is uneasy, mostly about an emergency, no crisis word is used,
     and the classifier reads a question about a symptom one has now."""
     return (
-        result.level == CHECK
-        and result.source == "model"
+        _model_only_unease(result, risk_words)
         and scores is not None
         and scores.emergency * 2 > scores.risk
-        and not risk_words
         and intent == ADVICE_INTENT
         and _selected_advice(message) == SYMPTOM_KEY
     )
@@ -336,12 +333,12 @@ DECISION_KEYS = frozenset({"which_option", "family"})
 
 def _personal_question(result: Assessment, key: Optional[Text], risk_words: bool) -> bool:
     """Only the model is uneasy, without a crisis word, about a decision an advice pattern names."""
-    return (
-        result.level == CHECK
-        and result.source == "model"
-        and key in DECISION_KEYS
-        and not risk_words
-    )
+    return _model_only_unease(result, risk_words) and key in DECISION_KEYS
+
+
+def _model_only_unease(result: Assessment, risk_words: bool) -> bool:
+    """A check-in that only the learned model asked for, in a text without a crisis word."""
+    return result.level == CHECK and result.source == "model" and not risk_words
 
 
 def _selected_advice(message: Message) -> Optional[Text]:

@@ -271,3 +271,18 @@ def test_start_over_is_recognised_only_as_a_whole_message(text, restart):
     from bot.nlu_comparison import RESTART
 
     assert bool(RESTART.match(text)) is restart
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("compare IV ketamine vs spravato vs lozenges for me", True),
+        ("lay out IV vs spravato vs troches for me, no sales pitch", True),
+        ("compare them and tell me which is best for me", False),  # a choice
+        ("which should i pick, compare iv vs spravato", False),
+    ],
+)
+def test_a_request_to_see_the_options_compared_is_not_a_request_to_choose(text, expected):
+    from bot.nlu_safety import asks_to_see_them_compared
+
+    assert asks_to_see_them_compared(text) is expected
